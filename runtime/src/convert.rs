@@ -1,0 +1,1 @@
+//! The six conversions between A, B and Y.

@@ -1,0 +1,1 @@
+//! Pseudorandomness: AES-128 counter-mode PRG for bulk expansion, blake3 key derivation for seeds and domain separation.

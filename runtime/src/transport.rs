@@ -1,0 +1,1 @@
+//! Transport: the Channel trait, framing, TCP and in-memory channels, byte and round counters.

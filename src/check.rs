@@ -1,0 +1,15 @@
+//! `chimera check`.
+
+use std::process::ExitCode;
+
+/// Flags of `chimera check`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The .nn source file.
+    pub file: std::path::PathBuf,
+}
+
+/// Run the subcommand.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("chimera check is not available yet ({})", args.file.display())
+}

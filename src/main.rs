@@ -1,0 +1,45 @@
+//! The `chimera` command-line program: a thin layer over the compiler and
+//! runtime crates. Flags are parsed by clap into [`Cli`], each subcommand
+//! lives in its own module and returns an exit code.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod check;
+mod compile;
+mod eval;
+
+/// Private neural-network inference: compile a `.nn` network to a
+/// mixed-protocol two-party plan, report its cost, and run it.
+#[derive(Parser, Debug)]
+#[command(name = "chimera", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a .nn file: exit 0 if it is valid, else print diagnostics and exit 1.
+    Check(check::Args),
+    /// Compile a .nn file to a plan (RON) and print the plan's hash.
+    Compile(compile::Args),
+    /// Evaluate a network in plaintext (the oracle) on an input file.
+    Eval(eval::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Compile(args) => compile::run(args),
+        Command::Eval(args) => eval::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
