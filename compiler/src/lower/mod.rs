@@ -545,6 +545,11 @@ impl Lowerer {
                 );
             }
         }
+        // Unused names are reported only for an otherwise valid program: after
+        // an error (an unresolved name, a missing output) they are mostly echoes of it.
+        if self.ds.has_errors() {
+            return;
+        }
         for name in &self.order {
             let def = &self.env[name];
             if def.used || def.node.is_none() {

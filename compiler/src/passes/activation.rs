@@ -33,6 +33,7 @@ pub fn run(g: &mut Graph, explain: &mut Vec<String>) {
                 kind,
                 approx: Approx::Chebyshev { degree, lo, hi },
             } => {
+                let name = g.name(id).to_string();
                 let coeffs = chebyshev::fit(|x| kind.eval(x), degree, lo, hi);
                 let used = horner(g, id, &coeffs);
                 let err =
@@ -42,17 +43,18 @@ pub fn run(g: &mut Graph, explain: &mut Vec<String>) {
                      max |error| {err:.4} on the interval ({} points, coefficients rounded to {} fraction bits); \
                      outside the interval the error grows quickly",
                     kind.name(),
-                    g.name(id),
+                    name,
                     show_poly(&used),
                     chebyshev::GRID_POINTS,
                     g.fixed.frac_bits
                 ));
             }
             NodeOp::Poly { coeffs } => {
+                let name = g.name(id).to_string();
                 let used = horner(g, id, &coeffs);
                 explain.push(format!(
                     "poly `{}`: p(x) = {} (Horner, {} multiplication(s))",
-                    g.name(id),
+                    name,
                     show_poly(&used),
                     used.len().saturating_sub(1)
                 ));

@@ -86,9 +86,20 @@ fn push(program: &mut Option<Program>, statement: Statement) {
     }
 }
 
+/// The span of a pair, ending at its last token: pest's own span of a rule
+/// may include the whitespace and comments skipped before an optional part
+/// that was absent (such as a pin after a call).
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
-    Span::new(s.start(), s.end())
+    let end = pair
+        .clone()
+        .into_inner()
+        .flatten()
+        .filter(|p| p.clone().into_inner().next().is_none())
+        .map(|p| p.as_span().end())
+        .max()
+        .unwrap_or(s.end());
+    Span::new(s.start(), end)
 }
 
 fn ident(pair: Pair<'_, Rule>) -> Ident {
@@ -401,6 +412,8 @@ fn syntax_error(text: &str, error: &pest::error::Error<Rule>) -> Diagnostics {
         d = d.with_help("a .nn file starts with `model NAME`, e.g. `model mnist_mlp`");
     } else if found.starts_with("`{") || found.starts_with("`}") {
         d = d.with_help("statements are not grouped with braces; write one statement per line");
+    } else if expected.contains(&"`)`") && span.start == span.end {
+        d = d.with_help("the file ends inside a call: close it with `)`");
     } else if expected.contains(&"`,`") && expected.contains(&"`)`") {
         d = d.with_help("separate arguments with commas: `conv2d(x, 16, kernel = 5)`");
     } else if expected.contains(&"a statement") {
