@@ -1,1 +1,2 @@
-//! placeholder
+//! Conversions between A, B and Y.
+pub mod cost;
