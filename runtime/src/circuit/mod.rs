@@ -22,7 +22,7 @@ mod words;
 
 pub use bitslice::{from_bitsliced, to_bitsliced, transpose64};
 pub use builder::{Bit, Builder, Word};
-pub use cost::OpCost;
+pub use cost::{dealer_bytes, OpCost, FRAME_HEADER};
 
 /// Number of bits in a ring word.
 pub const WORD_BITS: usize = 64;

@@ -17,12 +17,17 @@
 //! [`GmwEval`] is sans-IO: it produces each level's message and consumes
 //! the peer's; [`crate::convert`] drives it over a channel.
 
-use crate::circuit::{from_bitsliced, to_bitsliced, Circuit, CircuitStats, Gate, OpCost};
+use crate::circuit::{
+    dealer_bytes, from_bitsliced, to_bitsliced, Circuit, CircuitStats, Gate, OpCost, FRAME_HEADER,
+};
+use crate::dealer::Pool;
 
+mod run;
 mod schedule;
 #[cfg(test)]
 mod tests;
 
+pub use run::{reveal, run};
 pub use schedule::Schedule;
 
 /// Bytes of one 64-bit word on the wire.
@@ -84,7 +89,12 @@ impl<'c> GmwEval<'c> {
     /// Start evaluating `circuit` on `n` instances; `shares` holds this
     /// party's XOR shares of the inputs, `n × in_words` instance-major.
     /// `party0` is true for the server (party 0).
-    pub fn new(circuit: &'c Circuit, party0: bool, shares: &[u64], n: usize) -> Result<Self, GmwError> {
+    pub fn new(
+        circuit: &'c Circuit,
+        party0: bool,
+        shares: &[u64],
+        n: usize,
+    ) -> Result<Self, GmwError> {
         if shares.len() != n * circuit.in_words() {
             return Err(GmwError::Length {
                 what: "input shares",
@@ -130,7 +140,8 @@ impl<'c> GmwEval<'c> {
             match self.circuit.gates()[g as usize] {
                 Gate::Xor(a, b) => {
                     for i in 0..w {
-                        self.wires[out + i] = self.wires[a as usize * w + i] ^ self.wires[b as usize * w + i];
+                        self.wires[out + i] =
+                            self.wires[a as usize * w + i] ^ self.wires[b as usize * w + i];
                     }
                 }
                 Gate::Not(a) => {
@@ -158,9 +169,17 @@ impl<'c> GmwEval<'c> {
         let w = self.words;
         let gates = self.schedule.ands(self.level);
         let need = self.used + gates.len() * w;
-        for (what, len) in [("triples a", triples.a.len()), ("triples b", triples.b.len()), ("triples c", triples.c.len())] {
+        for (what, len) in [
+            ("triples a", triples.a.len()),
+            ("triples b", triples.b.len()),
+            ("triples c", triples.c.len()),
+        ] {
             if len < need {
-                return Err(GmwError::Length { what, expected: need, got: len });
+                return Err(GmwError::Length {
+                    what,
+                    expected: need,
+                    got: len,
+                });
             }
         }
         self.pending.clear();
@@ -203,8 +222,10 @@ impl<'c> GmwEval<'c> {
             for i in 0..w {
                 let d = self.pending[k * w + i] ^ peer[k * w + i];
                 let e = self.pending[half + k * w + i] ^ peer[half + k * w + i];
-                self.wires[out + i] =
-                    triples.c[t + i] ^ (d & triples.b[t + i]) ^ (e & triples.a[t + i]) ^ (d & e & p0);
+                self.wires[out + i] = triples.c[t + i]
+                    ^ (d & triples.b[t + i])
+                    ^ (e & triples.a[t + i])
+                    ^ (d & e & p0);
             }
         }
         self.used += half;
@@ -223,7 +244,8 @@ impl<'c> GmwEval<'c> {
         let w = self.words;
         let mut out = vec![0u64; self.circuit.n_outputs() * w];
         for (o, &wire) in self.circuit.outputs().iter().enumerate() {
-            out[o * w..(o + 1) * w].copy_from_slice(&self.wires[wire as usize * w..(wire as usize + 1) * w]);
+            out[o * w..(o + 1) * w]
+                .copy_from_slice(&self.wires[wire as usize * w..(wire as usize + 1) * w]);
         }
         Ok(from_bitsliced(&out, self.circuit.out_words(), self.n))
     }
@@ -234,21 +256,27 @@ impl<'c> GmwEval<'c> {
     }
 }
 
-/// Cost of running a circuit on `n` B-shared elements: `and_depth` rounds,
-/// each party sending `2 × 8` bytes per AND gate per 64 elements
-/// (`d` and `e`); dealer material: one triple word (3 words per party) per
-/// AND gate per 64 elements.
+/// Cost of running a circuit on `n` B-shared elements: `and_depth`
+/// simultaneous exchanges, each party sending `2 × 8` bytes per AND gate per
+/// 64 elements (`d` and `e`) plus one frame header per level; dealer
+/// material: one AND-triple word per AND gate per 64 elements.
 pub fn cost(stats: &CircuitStats, n: usize) -> OpCost {
     let words = n.div_ceil(64) as u64;
-    let per_dir = 2 * WORD_BYTES * stats.and_count * words;
-    let depth = if stats.and_count == 0 { 0 } else { stats.and_depth };
+    let depth = if stats.and_count == 0 {
+        0
+    } else {
+        stats.and_depth
+    };
+    let per_dir = 2 * WORD_BYTES * stats.and_count * words + FRAME_HEADER * depth as u64;
     OpCost {
         rounds: depth,
         bytes_server_to_client: per_dir,
         bytes_client_to_server: per_dir,
         messages_server_to_client: depth,
         messages_client_to_server: depth,
-        dealer_bytes: crate::convert::cost::and_triple_dealer_bytes(stats.and_count * words),
+        server_flights: depth,
+        client_flights: depth,
+        dealer_bytes: dealer_bytes(Pool::And, stats.and_count * words),
         and_gates: stats.and_count * n as u64,
         ..OpCost::ZERO
     }
@@ -259,8 +287,9 @@ pub fn cost(stats: &CircuitStats, n: usize) -> OpCost {
 pub fn reveal_cost(n: usize) -> OpCost {
     OpCost {
         rounds: 1,
-        bytes_server_to_client: WORD_BYTES * n as u64,
+        bytes_server_to_client: WORD_BYTES * n as u64 + FRAME_HEADER,
         messages_server_to_client: 1,
+        server_flights: 1,
         ..OpCost::ZERO
     }
 }

@@ -27,10 +27,7 @@ pub(crate) fn run_both(c: &Circuit, x: &[u64], rng: &mut StdRng) -> (Vec<u64>, u
     let s0: Vec<u64> = x.iter().map(|_| rng.next_u64()).collect();
     let s1: Vec<u64> = x.iter().zip(&s0).map(|(a, b)| a ^ b).collect();
     let t = local_triples(rng, triple_words(&c.stats(), n));
-    let ts: Vec<TripleShares<'_>> = t
-        .iter()
-        .map(|[a, b, c]| TripleShares { a, b, c })
-        .collect();
+    let ts: Vec<TripleShares<'_>> = t.iter().map(|[a, b, c]| TripleShares { a, b, c }).collect();
     let mut p0 = GmwEval::new(c, true, &s0, n).expect("p0");
     let mut p1 = GmwEval::new(c, false, &s1, n).expect("p1");
     let (mut rounds, mut bytes) = (0u32, 0u64);
@@ -46,7 +43,11 @@ pub(crate) fn run_both(c: &Circuit, x: &[u64], rng: &mut StdRng) -> (Vec<u64>, u
     assert_eq!(p0.triples_used(), triple_words(&c.stats(), n));
     let o0 = p0.outputs().expect("o0");
     let o1 = p1.outputs().expect("o1");
-    (o0.iter().zip(&o1).map(|(a, b)| a ^ b).collect(), rounds, bytes)
+    (
+        o0.iter().zip(&o1).map(|(a, b)| a ^ b).collect(),
+        rounds,
+        bytes,
+    )
 }
 
 fn circuits() -> Vec<Circuit> {
@@ -66,14 +67,24 @@ fn circuits() -> Vec<Circuit> {
     cs
 }
 
-const EDGES: [u64; 7] = [0, 1, u64::MAX, i64::MAX as u64, i64::MIN as u64, 2, u64::MAX - 1];
+const EDGES: [u64; 7] = [
+    0,
+    1,
+    u64::MAX,
+    i64::MAX as u64,
+    i64::MIN as u64,
+    2,
+    u64::MAX - 1,
+];
 
 #[test]
 fn every_circuit_on_edges_with_rounds_and_bytes_as_costed() {
     let mut rng = StdRng::seed_from_u64(11);
     for c in circuits() {
         for n in [1usize, 63, 64, 65, 200] {
-            let x: Vec<u64> = (0..n * c.in_words()).map(|i| EDGES[(i * 3 + i / 5) % EDGES.len()]).collect();
+            let x: Vec<u64> = (0..n * c.in_words())
+                .map(|i| EDGES[(i * 3 + i / 5) % EDGES.len()])
+                .collect();
             let (got, rounds, bytes) = run_both(&c, &x, &mut rng);
             assert_eq!(got, c.eval_plain(&x), "{} n={n}", c.name());
             let cost = cost(&c.stats(), n);
@@ -88,15 +99,29 @@ fn misuse_is_an_error() {
     let c = lib::relu();
     let mut rng = StdRng::seed_from_u64(1);
     let t = local_triples(&mut rng, 63);
-    let ts = TripleShares { a: &t[0][0], b: &t[0][1], c: &t[0][2] };
+    let ts = TripleShares {
+        a: &t[0][0],
+        b: &t[0][1],
+        c: &t[0][2],
+    };
     let mut p = GmwEval::new(&c, true, &[5], 1).expect("new");
-    assert_eq!(p.outputs().unwrap_err().to_string(), "GMW evaluation is not finished");
+    assert_eq!(
+        p.outputs().unwrap_err().to_string(),
+        "GMW evaluation is not finished"
+    );
     assert!(p.receive(&ts, &[0, 0]).is_err());
     let m = p.message(&ts).expect("msg").len();
     assert_eq!(m, 2 * 63);
     let err = p.receive(&ts, &[0; 3]).unwrap_err();
-    assert_eq!(err.to_string(), "peer's GMW level message: expected 126 words, got 3");
-    let short = TripleShares { a: &[], b: &[], c: &[] };
+    assert_eq!(
+        err.to_string(),
+        "peer's GMW level message: expected 126 words, got 3"
+    );
+    let short = TripleShares {
+        a: &[],
+        b: &[],
+        c: &[],
+    };
     let mut q = GmwEval::new(&c, true, &[5], 1).expect("new");
     assert!(q.message(&short).is_err());
     assert!(GmwEval::new(&c, true, &[1, 2], 1).is_err());

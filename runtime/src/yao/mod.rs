@@ -16,12 +16,14 @@
 pub mod garble;
 pub mod hash;
 pub mod labels;
+pub mod party;
 
 pub use garble::{Evaluator, Garbled, Garbler, LANES};
 pub use hash::{hardware_aes, FixedKeyAes};
 pub use labels::{colour_bits, decode, OtKeys};
+pub use party::{YShare, YaoClient, YaoServer};
 
-use crate::circuit::{CircuitStats, OpCost};
+use crate::circuit::{CircuitStats, OpCost, FRAME_HEADER};
 
 /// Bytes of one wire label or ciphertext on the wire.
 pub const LABEL_BYTES: u64 = 16;
@@ -44,10 +46,10 @@ pub enum YaoError {
 
 /// Cost of running a library circuit on `n` elements that are already
 /// Y-shared: no online traffic and no rounds; the garbled tables
-/// (`2 × 16` bytes per AND) go server → client ahead of the query.
+/// (`2 × 16` bytes per AND, one frame) go server → client ahead of the query.
 pub fn cost(stats: &CircuitStats, n: usize) -> OpCost {
     OpCost {
-        ahead_of_query_bytes: 2 * LABEL_BYTES * stats.and_count * n as u64,
+        ahead_of_query_bytes: 2 * LABEL_BYTES * stats.and_count * n as u64 + FRAME_HEADER,
         ahead_of_query_messages: 1,
         and_gates: stats.and_count * n as u64,
         ..OpCost::ZERO
@@ -59,7 +61,7 @@ pub fn cost(stats: &CircuitStats, n: usize) -> OpCost {
 /// query; the client decodes locally.
 pub fn reveal_cost(n: usize) -> OpCost {
     OpCost {
-        ahead_of_query_bytes: 8 * n as u64,
+        ahead_of_query_bytes: 8 * n as u64 + FRAME_HEADER,
         ahead_of_query_messages: 1,
         ..OpCost::ZERO
     }
