@@ -34,7 +34,7 @@ pub(crate) fn run_both(c: &Circuit, x: &[u64], rng: &mut StdRng) -> (Vec<u64>, u
     while !p0.is_done() {
         let m0 = p0.message(&ts[0]).expect("m0").to_vec();
         let m1 = p1.message(&ts[1]).expect("m1").to_vec();
-        bytes += 8 * m0.len() as u64;
+        bytes += 8 * m0.len() as u64 + crate::circuit::FRAME_HEADER;
         p0.receive(&ts[0], &m1).expect("r0");
         p1.receive(&ts[1], &m0).expect("r1");
         rounds += 1;
