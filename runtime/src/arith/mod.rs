@@ -1,0 +1,3 @@
+//! A — additive secret sharing over Z_2^64.
+
+pub mod linear;
