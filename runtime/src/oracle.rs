@@ -25,10 +25,12 @@ use crate::plan::{Encoding, Party, Plan, PlanError, Reveal};
 use crate::tensor_io::Batch;
 use crate::weights::BoundWeights;
 
+mod bound;
 mod exec;
 mod kernels;
 pub mod report;
 
+pub use bound::deviation_bounds;
 use exec::{frac_bits_of, Domain, Executor, Fixed, Float};
 pub use report::{Comparison, LayerReport, StepStats, Tolerance};
 

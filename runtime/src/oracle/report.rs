@@ -199,6 +199,8 @@ impl Accumulator {
                     s.max_float,
                     s.frac_bits.unwrap_or(0)
                 ));
+            } else if s.frac_bits.is_none() {
+                // labels: no headroom to speak of
             } else if s.headroom_bits < 0 {
                 warnings.push(format!(
                     "{what}: ring values reach 2^{bits}, past the 2^{HEADROOM_BITS} headroom of secure truncation; the secure result may be wrong"
@@ -236,13 +238,24 @@ impl LayerReport {
     /// A table for people: one line per step, then the warnings.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        let lw = self
+            .steps
+            .iter()
+            .map(|s| s.layer.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
         let _ = writeln!(
             out,
-            "{:>4}  {:<12} {:<10} {:>5} {:>11} {:>11} {:>11} {:>8}  status",
+            "{:>4}  {:<lw$}  {:<10} {:>5} {:>11} {:>11} {:>11} {:>8}  status",
             "step", "layer", "op", "frac", "max |err|", "mean |err|", "max |float|", "headroom"
         );
         for s in &self.steps {
             let frac = s.frac_bits.map_or("int".to_string(), |f| f.to_string());
+            let headroom = match s.frac_bits {
+                Some(_) => format!("{} b", s.headroom_bits),
+                None => "-".to_string(),
+            };
             let status = if s.wrapped {
                 "WRAPPED".to_string()
             } else if s.frac_bits.is_none() {
@@ -260,7 +273,7 @@ impl LayerReport {
             };
             let _ = writeln!(
                 out,
-                "{:>4}  {:<12} {:<10} {:>5} {:>11.3e} {:>11.3e} {:>11.3e} {:>6} b  {status}",
+                "{:>4}  {:<lw$}  {:<10} {:>5} {:>11.3e} {:>11.3e} {:>11.3e} {:>8}  {status}",
                 s.step,
                 s.layer,
                 s.op,
@@ -268,7 +281,7 @@ impl LayerReport {
                 s.max_abs_error,
                 s.mean_abs_error,
                 s.max_float,
-                s.headroom_bits
+                headroom
             );
         }
         let _ = writeln!(

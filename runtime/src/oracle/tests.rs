@@ -422,3 +422,93 @@ fn batches_larger_than_a_chunk_match_row_by_row_runs() {
         assert_eq!(one.outputs[0].row(0), all.outputs[0].row(r));
     }
 }
+
+/// The plan with one unit subtracted after every A truncation whose index
+/// `pick` selects: the worst case of the secure truncation, made explicit.
+fn lowered(plan: &Plan, pick: impl Fn(usize) -> bool) -> Plan {
+    let mut out = plan.clone();
+    out.steps.clear();
+    let mut rename: Vec<ValueId> = (0..plan.values.len() as u32).map(ValueId).collect();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let mut s = step.clone();
+        s.inputs = s.inputs.iter().map(|v| rename[v.index()]).collect();
+        out.steps.push(s);
+        if matches!(step.op, Op::Truncate { .. }) && step.protocol == Protocol::Arith && pick(i) {
+            let mut info = plan.value(step.output).clone();
+            info.name.push_str(".low");
+            out.values.push(info);
+            let low = ValueId(out.values.len() as u32 - 1);
+            out.steps.push(crate::plan::Step {
+                op: Op::AddConst { c: -1 },
+                inputs: vec![step.output],
+                output: low,
+                protocol: Protocol::Arith,
+                layer: step.layer.clone(),
+            });
+            rename[step.output.index()] = low;
+        }
+    }
+    for o in &mut out.outputs {
+        o.value = rename[o.value.index()];
+    }
+    out.validate().unwrap();
+    out
+}
+
+#[test]
+fn deviation_bound_covers_one_unit_lower_truncations() {
+    let mut b = PlanBuilder::new(12);
+    let x = b.input("x", &[1, 8, 8]);
+    let h = b.conv(x, "conv1", 3, 3, 1, 1);
+    let h = b.relu(h, Protocol::Gmw);
+    let h = b.avgpool(h, 2);
+    let h = b.flatten(h);
+    let h = b.dense(h, "fc1", 10, true);
+    let h = b.relu(h, Protocol::Yao);
+    let s = b.dense(h, "fc2", 4, true);
+    b.output("scores", s, Reveal::Scores);
+    let plan = b.finish();
+    let mut rng = Lcg(2024);
+    let w = random_weights(&plan, &mut rng);
+    let input = [batch(20, &[1, 8, 8], rng.vec(20 * 64, 1.0))];
+    let exact = evaluate(
+        &plan,
+        &weights::bind(&plan, &w).unwrap(),
+        &input,
+        Mode::Fixed,
+    )
+    .unwrap();
+    let bound = deviation_bounds(&plan, &weights::bind(&plan, &w).unwrap())[0].unwrap();
+    let ulp = 1.0 / 4096.0;
+    assert!(bound > ulp && bound < 64.0 * ulp, "bound {bound}");
+    let mut worst: f64 = 0.0;
+    for pick in [
+        |_: usize| true,
+        |i: usize| i % 2 == 0,
+        |i: usize| i % 3 == 1,
+    ] {
+        let low = lowered(&plan, pick);
+        let bound_low = weights::bind(&low, &w).unwrap();
+        let got = evaluate(&low, &bound_low, &input, Mode::Fixed).unwrap();
+        for (a, b) in got.outputs[0].values.iter().zip(&exact.outputs[0].values) {
+            assert!((a - b).abs() <= bound, "{a} vs {b}: bound {bound}");
+            worst = worst.max((a - b).abs());
+        }
+    }
+    assert!(worst > 0.0, "lowering the truncations changed nothing");
+}
+
+#[test]
+fn deviation_bound_is_zero_without_arith_truncations_and_none_after_a_square() {
+    let mut b = PlanBuilder::new(16);
+    let x = b.input("x", &[3]);
+    let h = b.relu(x, Protocol::Gmw);
+    b.output("relu", h, Reveal::Scores);
+    let s = b.dense(x, "fc", 3, false);
+    let q = b.square(s);
+    b.output("square", q, Reveal::Scores);
+    let plan = b.finish();
+    let w = safetensors_bytes(&[("fc.weight", vec![3, 3], vec![0.5; 9])], false);
+    let bounds = deviation_bounds(&plan, &weights::bind(&plan, &w).unwrap());
+    assert_eq!(bounds, vec![Some(0.0), None]);
+}
