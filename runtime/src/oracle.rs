@@ -19,6 +19,23 @@
 //!
 //! Batches are processed in chunks of [`CHUNK_ROWS`] rows, each chunk with
 //! every layer's kernel applied to all its rows at once.
+//!
+//! ```no_run
+//! use chimera_runtime::{oracle, plan::SavedPlan, tensor_io, weights};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let saved = SavedPlan::load("netD.ron".as_ref())?;
+//! let plan = &saved.plan;
+//! let bound = weights::load(plan, "examples/netD_chameleon.safetensors".as_ref())?;
+//! let x = plan.value(plan.inputs[0].value);
+//! let batch = tensor_io::load_npy("examples/inputs/mnist_batch16.npy".as_ref())?
+//!     .into_batch(&x.name, &x.shape)?;
+//! let result = oracle::evaluate(plan, &bound, &[batch], oracle::Mode::Fixed)?;
+//! for r in 0..result.rows {
+//!     println!("row {r}: label {:?}", result.outputs[0].label(r));
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use crate::fixed::EncodeError;
 use crate::plan::{Encoding, Party, Plan, PlanError, Reveal};

@@ -233,3 +233,41 @@ fn batch_accepts_one_row_or_a_leading_dimension() {
         "input `x` has shape [1, 2, 2], but the plan expects [4] or a batch [N, 4]"
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn valid_file() -> Vec<u8> {
+        write_npy(
+            &Tensor {
+                shape: vec![2, 3],
+                data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            },
+            NpyDtype::F32,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = read_npy(&bytes);
+        }
+
+        #[test]
+        fn on_mutated_valid_files(flips in proptest::collection::vec((0usize..100, any::<u8>()), 1..6), cut in 0usize..100) {
+            let mut bytes = valid_file();
+            for (i, b) in flips {
+                let n = bytes.len();
+                bytes[i % n] = b;
+            }
+            let keep = bytes.len() - cut.min(bytes.len());
+            bytes.truncate(keep);
+            if let Ok(t) = read_npy(&bytes) {
+                prop_assert_eq!(t.len(), t.shape.iter().product::<usize>());
+            }
+        }
+    }
+}

@@ -294,3 +294,25 @@ fn float_mode_of_bound_weights_is_the_plain_network() {
     assert_eq!(float.outputs[0].values.len(), 3);
     assert!(float.outputs[0].values.iter().all(|v| v.is_finite()));
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Flipped bytes and cut files give a result or an error, never a panic.
+        #[test]
+        fn on_mutated_files(flips in proptest::collection::vec((0usize..2000, any::<u8>()), 1..6), cut in 0usize..64) {
+            let mut bytes = safetensors_bytes(&good_tensors(), false);
+            for (i, b) in flips {
+                let n = bytes.len();
+                bytes[i % n] = b;
+            }
+            let keep = bytes.len() - cut.min(bytes.len());
+            bytes.truncate(keep);
+            let _ = bind(&plan(), &bytes);
+        }
+    }
+}
