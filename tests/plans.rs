@@ -182,12 +182,16 @@ fn sigmoid_poly_explains_its_polynomial_and_error() {
     assert!(note.contains("degree 3 on [-4, 4]"), "{note}");
     assert!(note.contains("p(x) = 0.5 + 0.227"), "{note}");
     assert!(note.contains("max |error| 0.03"), "{note}");
-    // Horner: one MulConst, two Mul, three truncations, two AddConst, all in A.
+    assert!(
+        note.contains("q(t) = 0.5 + 0.909393 t - 0.462097 t^3 with t = 0.25 x"),
+        "{note}"
+    );
+    // t = x/4, then Horner in t: two MulConst, two Mul, four truncations, two AddConst, all in A.
     let steps = &compiled.saved.plan.steps;
     let count = |f: fn(&Op) -> bool| steps.iter().filter(|s| s.layer == "s1" && f(&s.op)).count();
-    assert_eq!(count(|o| matches!(o, Op::MulConst { .. })), 1);
+    assert_eq!(count(|o| matches!(o, Op::MulConst { .. })), 2);
     assert_eq!(count(|o| matches!(o, Op::Mul)), 2);
-    assert_eq!(count(|o| matches!(o, Op::Truncate { .. })), 3);
+    assert_eq!(count(|o| matches!(o, Op::Truncate { .. })), 4);
     assert_eq!(count(|o| matches!(o, Op::AddConst { .. })), 2);
     assert!(steps
         .iter()
