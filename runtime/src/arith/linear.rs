@@ -1,0 +1,355 @@
+//! Linear layers as bilinear maps `L(W, x)` over Z_2^64, in plaintext.
+//!
+//! Dense and conv2d are both bilinear in the weights `W` and the input `x`:
+//! `L(W + W', x) = L(W, x) + L(W', x)` and likewise in `x`. The secure
+//! private-weight protocol ([`super::private_linear`]) and the dealer's matrix
+//! triples rely only on that, so one [`LinearShape`] describes both layer
+//! kinds and [`LinearShape::apply`] evaluates either. The same loops are the
+//! plaintext oracle's reference (`dense_plain`, `conv2d_plain`): wrapping
+//! arithmetic, row-major tensors, images `[c, h, w]`, conv weights
+//! `[out_c, in_c, kh, kw]`, dense weights `[out, in]`, zero padding. Bias is
+//! not part of `L`; callers add it.
+
+use serde::{Deserialize, Serialize};
+
+/// The geometry of a 2-d convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Conv2dShape {
+    /// Input `[channels, height, width]`.
+    pub input: [usize; 3],
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Stride along height and width.
+    pub stride: [usize; 2],
+    /// Zero padding on each side along height and width.
+    pub padding: [usize; 2],
+}
+
+impl Conv2dShape {
+    /// Output `[out_channels, out_h, out_w]`, or `None` if the geometry is
+    /// impossible (zero stride or kernel, kernel larger than the padded input).
+    pub fn output(&self) -> Option<[usize; 3]> {
+        let [_, h, w] = self.input;
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let [ph, pw] = self.padding;
+        if kh == 0 || kw == 0 || sh == 0 || sw == 0 || h + 2 * ph < kh || w + 2 * pw < kw {
+            return None;
+        }
+        Some([
+            self.out_channels,
+            (h + 2 * ph - kh) / sh + 1,
+            (w + 2 * pw - kw) / sw + 1,
+        ])
+    }
+}
+
+/// A linear layer's shape: what `L(W, x)` computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum LinearShape {
+    /// `y = W x`, `W: [outputs, inputs]`.
+    Dense {
+        /// Input features.
+        inputs: usize,
+        /// Output features.
+        outputs: usize,
+    },
+    /// `y = conv2d(x, W)`.
+    Conv2d(Conv2dShape),
+}
+
+/// A tensor of the wrong size was given to a linear layer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    /// The geometry itself is impossible.
+    #[error("impossible convolution geometry {0:?}")]
+    Geometry(Conv2dShape),
+    /// An operand has the wrong number of elements.
+    #[error("{what} has {got} elements, the layer needs {expected}")]
+    Length {
+        /// Which operand.
+        what: &'static str,
+        /// Its length.
+        got: usize,
+        /// The length required.
+        expected: usize,
+    },
+}
+
+fn check(what: &'static str, got: usize, expected: usize) -> Result<(), ShapeError> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(ShapeError::Length {
+            what,
+            got,
+            expected,
+        })
+    }
+}
+
+impl LinearShape {
+    /// Elements of `W`.
+    pub fn weight_len(&self) -> usize {
+        match self {
+            LinearShape::Dense { inputs, outputs } => inputs * outputs,
+            LinearShape::Conv2d(c) => c.out_channels * c.input[0] * c.kernel[0] * c.kernel[1],
+        }
+    }
+
+    /// Elements of one input `x`.
+    pub fn input_len(&self) -> usize {
+        match self {
+            LinearShape::Dense { inputs, .. } => *inputs,
+            LinearShape::Conv2d(c) => c.input.iter().product(),
+        }
+    }
+
+    /// Elements of one output `y` (0 for an impossible geometry).
+    pub fn output_len(&self) -> usize {
+        match self {
+            LinearShape::Dense { outputs, .. } => *outputs,
+            LinearShape::Conv2d(c) => c.output().map_or(0, |o| o.iter().product()),
+        }
+    }
+
+    /// Number of multiply-adds of one evaluation.
+    pub fn macs(&self) -> usize {
+        match self {
+            LinearShape::Dense { inputs, outputs } => inputs * outputs,
+            LinearShape::Conv2d(c) => self.output_len() * c.input[0] * c.kernel[0] * c.kernel[1],
+        }
+    }
+
+    /// Check the geometry.
+    pub fn validate(&self) -> Result<(), ShapeError> {
+        match self {
+            LinearShape::Dense { .. } => Ok(()),
+            LinearShape::Conv2d(c) => c.output().map(|_| ()).ok_or(ShapeError::Geometry(*c)),
+        }
+    }
+
+    /// `L(W, x)` for a batch: `xs` holds `rows` inputs back to back; returns
+    /// `rows` outputs back to back (wrapping arithmetic).
+    pub fn apply(&self, w: &[u64], xs: &[u64]) -> Result<Vec<u64>, ShapeError> {
+        self.validate()?;
+        check("the weight", w.len(), self.weight_len())?;
+        let (n_in, n_out) = (self.input_len(), self.output_len());
+        if n_in == 0 {
+            return Ok(Vec::new());
+        }
+        if xs.len() % n_in != 0 {
+            return Err(ShapeError::Length {
+                what: "the input batch",
+                got: xs.len(),
+                expected: n_in * xs.len().div_ceil(n_in),
+            });
+        }
+        let rows = xs.len() / n_in;
+        let mut out = vec![0u64; rows * n_out];
+        for (x, y) in xs.chunks_exact(n_in).zip(out.chunks_exact_mut(n_out)) {
+            match self {
+                LinearShape::Dense { inputs, .. } => dense_into(w, x, *inputs, y),
+                LinearShape::Conv2d(c) => conv2d_into(w, x, c, y),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Wrapping dot product with four accumulators (lets the compiler pipeline
+/// the 64-bit multiplies).
+#[inline]
+fn dot(a: &[u64], b: &[u64]) -> u64 {
+    let mut acc = [0u64; 4];
+    let (a4, a_rest) = a.split_at(a.len() - a.len() % 4);
+    let (b4, b_rest) = b.split_at(a4.len());
+    for (x, y) in a4.chunks_exact(4).zip(b4.chunks_exact(4)) {
+        for k in 0..4 {
+            acc[k] = acc[k].wrapping_add(x[k].wrapping_mul(y[k]));
+        }
+    }
+    let mut s = acc[0]
+        .wrapping_add(acc[1])
+        .wrapping_add(acc[2])
+        .wrapping_add(acc[3]);
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        s = s.wrapping_add(x.wrapping_mul(*y));
+    }
+    s
+}
+
+fn dense_into(w: &[u64], x: &[u64], inputs: usize, y: &mut [u64]) {
+    for (row, out) in w.chunks_exact(inputs).zip(y.iter_mut()) {
+        *out = dot(row, x);
+    }
+}
+
+fn conv2d_into(w: &[u64], x: &[u64], c: &Conv2dShape, y: &mut [u64]) {
+    let [in_c, h, wd] = c.input;
+    let [kh, kw] = c.kernel;
+    let [sh, sw] = c.stride;
+    let [ph, pw] = c.padding;
+    let Some([out_c, oh, ow]) = c.output() else {
+        return;
+    };
+    y.fill(0);
+    for oc in 0..out_c {
+        let y_c = &mut y[oc * oh * ow..(oc + 1) * oh * ow];
+        for ic in 0..in_c {
+            let x_c = &x[ic * h * wd..(ic + 1) * h * wd];
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let wv = w[((oc * in_c + ic) * kh + ky) * kw + kx];
+                    // Output columns whose input column ox*sw + kx - pw is in [0, wd).
+                    let ox_lo = pw.saturating_sub(kx).div_ceil(sw);
+                    let ox_hi = if wd + pw > kx {
+                        ((wd + pw - kx - 1) / sw + 1).min(ow)
+                    } else {
+                        0
+                    };
+                    if ox_lo >= ox_hi {
+                        continue;
+                    }
+                    for oy in 0..oh {
+                        let iy = oy * sh + ky;
+                        if iy < ph || iy - ph >= h {
+                            continue;
+                        }
+                        let x_row = &x_c[(iy - ph) * wd..(iy - ph + 1) * wd];
+                        let y_row = &mut y_c[oy * ow..(oy + 1) * ow];
+                        if sw == 1 {
+                            let ix0 = ox_lo + kx - pw;
+                            let n = ox_hi - ox_lo;
+                            for (o, &xv) in y_row[ox_lo..ox_hi].iter_mut().zip(&x_row[ix0..ix0 + n])
+                            {
+                                *o = o.wrapping_add(wv.wrapping_mul(xv));
+                            }
+                        } else {
+                            for (ox, o) in y_row.iter_mut().enumerate().take(ox_hi).skip(ox_lo) {
+                                let ix = ox * sw + kx - pw;
+                                *o = o.wrapping_add(wv.wrapping_mul(x_row[ix]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Plaintext dense layer `y = W x` (no bias), `W: [out_features, x.len()]`,
+/// wrapping arithmetic. The oracle's reference.
+pub fn dense_plain(w: &[u64], x: &[u64], out_features: usize) -> Result<Vec<u64>, ShapeError> {
+    LinearShape::Dense {
+        inputs: x.len(),
+        outputs: out_features,
+    }
+    .apply(w, x)
+}
+
+/// Plaintext conv2d (no bias) of one image `x: [c, h, w]`, wrapping
+/// arithmetic, zero padding. The oracle's reference.
+pub fn conv2d_plain(w: &[u64], x: &[u64], shape: &Conv2dShape) -> Result<Vec<u64>, ShapeError> {
+    check("the input", x.len(), shape.input.iter().product())?;
+    LinearShape::Conv2d(*shape).apply(w, x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prg::{Prg, Seed};
+
+    /// Textbook convolution, one output element at a time.
+    fn conv_naive(w: &[u64], x: &[u64], c: &Conv2dShape) -> Vec<u64> {
+        let [in_c, h, wd] = c.input;
+        let [out_c, oh, ow] = c.output().unwrap();
+        let mut y = vec![0u64; out_c * oh * ow];
+        for oc in 0..out_c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut s = 0u64;
+                    for ic in 0..in_c {
+                        for ky in 0..c.kernel[0] {
+                            for kx in 0..c.kernel[1] {
+                                let iy = (oy * c.stride[0] + ky) as isize - c.padding[0] as isize;
+                                let ix = (ox * c.stride[1] + kx) as isize - c.padding[1] as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let wv =
+                                    w[((oc * in_c + ic) * c.kernel[0] + ky) * c.kernel[1] + kx];
+                                let xv = x[(ic * h + iy as usize) * wd + ix as usize];
+                                s = s.wrapping_add(wv.wrapping_mul(xv));
+                            }
+                        }
+                    }
+                    y[(oc * oh + oy) * ow + ox] = s;
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn conv_matches_naive_on_many_geometries() {
+        let mut prg = Prg::new(&Seed::from_u64(3));
+        for (input, out_c, kernel, stride, padding) in [
+            ([1, 28, 28], 5, [5, 5], [2, 2], [2, 2]),
+            ([2, 7, 9], 3, [3, 3], [1, 1], [1, 1]),
+            ([3, 8, 8], 4, [1, 1], [1, 1], [0, 0]),
+            ([1, 5, 6], 2, [3, 2], [2, 3], [0, 1]),
+            ([2, 4, 4], 2, [4, 4], [1, 1], [3, 3]),
+            ([1, 3, 3], 1, [5, 5], [1, 1], [1, 1]),
+        ] {
+            let shape = Conv2dShape {
+                input,
+                out_channels: out_c,
+                kernel,
+                stride,
+                padding,
+            };
+            let ls = LinearShape::Conv2d(shape);
+            let w = prg.u64s(ls.weight_len());
+            let x = prg.u64s(ls.input_len());
+            assert_eq!(
+                conv2d_plain(&w, &x, &shape).unwrap(),
+                conv_naive(&w, &x, &shape),
+                "{shape:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dense_is_matrix_vector_product() {
+        let w = [1u64, 2, 3, 4, 5, 6];
+        let x = [1u64, u64::MAX, 2];
+        // rows: 1 - 2 + 6 = 5; 4 - 5 + 12 = 11
+        assert_eq!(dense_plain(&w, &x, 2).unwrap(), vec![5, 11]);
+    }
+
+    #[test]
+    fn wrong_lengths_are_errors() {
+        assert_eq!(
+            dense_plain(&[1, 2, 3], &[1, 2], 2),
+            Err(ShapeError::Length {
+                what: "the weight",
+                got: 3,
+                expected: 4
+            })
+        );
+        let bad = Conv2dShape {
+            input: [1, 2, 2],
+            out_channels: 1,
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [0, 0],
+        };
+        assert_eq!(
+            conv2d_plain(&[0; 9], &[0; 4], &bad),
+            Err(ShapeError::Geometry(bad))
+        );
+    }
+}

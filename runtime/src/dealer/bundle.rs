@@ -1,0 +1,176 @@
+//! The material file format: one party's [`MaterialBundle`] as bytes.
+//!
+//! ```text
+//! magic "CHIMERA-MATERIAL" (16) ‖ version u32 ‖ header length u32
+//! ‖ header (postcard: party, plan hash, session id, seed, inventory, explicit lengths)
+//! ‖ explicit words (little-endian u64, pool after pool)
+//! ‖ blake3 checksum (32) of everything before it
+//! ```
+//!
+//! The reader checks the checksum before trusting a single field, then the
+//! magic, version, header (no trailing bytes), and that every length agrees
+//! with the inventory and the file size; a truncated or altered file is
+//! [`DealerError::Corrupt`]. Files are written atomically and owner-only.
+
+use super::party::MaterialBundle;
+use super::{DealerError, Pool, SessionId};
+use crate::plan::{Party, PlanHash};
+use crate::prg::Seed;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Version of the material file format.
+pub const MATERIAL_FORMAT_VERSION: u32 = 1;
+
+const MAGIC: &[u8; 16] = b"CHIMERA-MATERIAL";
+const CHECKSUM_CONTEXT: &str = "chimera 2026 material file checksum v1";
+const PREFIX_LEN: usize = 16 + 4 + 4;
+const CHECKSUM_LEN: usize = 32;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    party: Party,
+    plan: PlanHash,
+    session: SessionId,
+    seed: [u8; 32],
+    inventory: Vec<(Pool, u64)>,
+    explicit_lens: Vec<u64>,
+}
+
+fn checksum(bytes: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key(CHECKSUM_CONTEXT);
+    h.update(bytes);
+    *h.finalize().as_bytes()
+}
+
+fn corrupt(msg: impl Into<String>) -> DealerError {
+    DealerError::Corrupt(msg.into())
+}
+
+impl MaterialBundle {
+    /// Serialize (see the module documentation for the layout).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, DealerError> {
+        let header = Header {
+            party: self.party,
+            plan: self.plan,
+            session: self.session,
+            seed: *self.seed.as_bytes(),
+            inventory: self.inventory.clone(),
+            explicit_lens: self.explicit.iter().map(|e| e.len() as u64).collect(),
+        };
+        let head = postcard::to_allocvec(&header)
+            .map_err(|e| DealerError::Invalid(format!("cannot encode the material header: {e}")))?;
+        let words = self.explicit_words();
+        let mut out = Vec::with_capacity(PREFIX_LEN + head.len() + 8 * words + CHECKSUM_LEN);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&MATERIAL_FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+        out.extend_from_slice(&head);
+        for e in &self.explicit {
+            out.extend_from_slice(bytemuck::cast_slice(e));
+        }
+        let sum = checksum(&out);
+        out.extend_from_slice(&sum);
+        Ok(out)
+    }
+
+    /// Parse and check bytes written by [`to_bytes`](Self::to_bytes).
+    pub fn from_bytes(bytes: &[u8]) -> Result<MaterialBundle, DealerError> {
+        if bytes.len() < PREFIX_LEN + CHECKSUM_LEN {
+            return Err(corrupt(format!(
+                "{} bytes is too short for a material file",
+                bytes.len()
+            )));
+        }
+        if &bytes[..16] != MAGIC {
+            return Err(corrupt("not a Chimera material file (bad magic)"));
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+        if checksum(body) != sum {
+            return Err(corrupt(
+                "checksum mismatch: the file is truncated or altered",
+            ));
+        }
+        let version = u32::from_le_bytes([body[16], body[17], body[18], body[19]]);
+        if version != MATERIAL_FORMAT_VERSION {
+            return Err(corrupt(format!(
+                "material format version {version}, this build reads version {MATERIAL_FORMAT_VERSION}"
+            )));
+        }
+        let head_len = u32::from_le_bytes([body[20], body[21], body[22], body[23]]) as usize;
+        let rest = &body[PREFIX_LEN..];
+        if head_len > rest.len() {
+            return Err(corrupt("header length beyond the end of the file"));
+        }
+        let (head, bulk) = rest.split_at(head_len);
+        let (header, trailing): (Header, &[u8]) =
+            postcard::take_from_bytes(head).map_err(|e| corrupt(format!("bad header: {e}")))?;
+        if !trailing.is_empty() {
+            return Err(corrupt("trailing bytes after the header"));
+        }
+        if header.explicit_lens.len() != header.inventory.len() {
+            return Err(corrupt("explicit lengths do not match the inventory"));
+        }
+        let mut total: u64 = 0;
+        for ((pool, n), len) in header.inventory.iter().zip(&header.explicit_lens) {
+            let expected = match header.party {
+                Party::Server => 0,
+                Party::Client => n
+                    .checked_mul(pool.explicit_words_per_item() as u64)
+                    .ok_or_else(|| corrupt("inventory overflows"))?,
+            };
+            if *len != expected {
+                return Err(corrupt(format!(
+                    "{}: {len} explicit words recorded, {expected} expected",
+                    pool.name()
+                )));
+            }
+            total = total
+                .checked_add(*len)
+                .ok_or_else(|| corrupt("inventory overflows"))?;
+        }
+        if total.checked_mul(8) != Some(bulk.len() as u64) {
+            return Err(corrupt(format!(
+                "{} bytes of explicit material, {} words recorded",
+                bulk.len(),
+                total
+            )));
+        }
+        let mut explicit = Vec::with_capacity(header.inventory.len());
+        let mut at = 0usize;
+        for len in &header.explicit_lens {
+            let len = *len as usize;
+            let mut words = vec![0u64; len];
+            bytemuck::cast_slice_mut::<u64, u8>(&mut words)
+                .copy_from_slice(&bulk[at..at + 8 * len]);
+            at += 8 * len;
+            explicit.push(words);
+        }
+        Ok(MaterialBundle {
+            party: header.party,
+            plan: header.plan,
+            session: header.session,
+            seed: Seed::from_bytes(header.seed),
+            inventory: header.inventory,
+            explicit,
+        })
+    }
+
+    /// Write atomically to `path`, readable by the owner only.
+    pub fn write_file(&self, path: &Path) -> Result<(), DealerError> {
+        let bytes = self.to_bytes()?;
+        crate::fsutil::write_atomic_with(path, &bytes, true).map_err(|source| DealerError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Read and check a material file.
+    pub fn read_file(path: &Path) -> Result<MaterialBundle, DealerError> {
+        let bytes = std::fs::read(path).map_err(|source| DealerError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        MaterialBundle::from_bytes(&bytes).map_err(|e| corrupt(format!("{}: {e}", path.display())))
+    }
+}

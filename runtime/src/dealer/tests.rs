@@ -1,0 +1,292 @@
+use super::*;
+use crate::arith::linear::{Conv2dShape, LinearShape};
+use crate::prg::Seed;
+
+const PLAN: PlanHash = PlanHash([7u8; 32]);
+const SESSION: SessionId = SessionId([9u8; 16]);
+
+fn bit(v: &[u64], i: usize) -> u64 {
+    (v[i / 64] >> (i % 64)) & 1
+}
+
+fn dense() -> LinearShape {
+    LinearShape::Dense {
+        inputs: 13,
+        outputs: 5,
+    }
+}
+
+fn conv() -> LinearShape {
+    LinearShape::Conv2d(Conv2dShape {
+        input: [2, 6, 6],
+        out_channels: 3,
+        kernel: [3, 3],
+        stride: [2, 2],
+        padding: [1, 1],
+    })
+}
+
+fn full_demand() -> Demand {
+    let mut d = Demand::new();
+    d.beaver(300)
+        .and_triples(40)
+        .shared_bits(200)
+        .edabits(70)
+        .random_ots(150)
+        .trunc_pairs(90, 16)
+        .trunc_pairs(10, 12)
+        .linear(1, dense(), 6)
+        .linear(2, conv(), 3);
+    d
+}
+
+fn pair() -> (PartyMaterial, PartyMaterial) {
+    TrustedDealer::pair(PLAN, SESSION, Some(Seed::from_u64(1)), &full_demand()).unwrap()
+}
+
+#[test]
+fn every_pool_reconstructs_to_its_relation() {
+    let (mut m0, mut m1) = pair();
+    // Drawn in uneven chunks to check that chunking does not matter.
+    for n in [1usize, 100, 199] {
+        let (t0, t1) = (m0.beaver(n).unwrap(), m1.beaver(n).unwrap());
+        for i in 0..n {
+            let a = t0.a[i].wrapping_add(t1.a[i]);
+            let b = t0.b[i].wrapping_add(t1.b[i]);
+            assert_eq!(t0.c[i].wrapping_add(t1.c[i]), a.wrapping_mul(b));
+        }
+    }
+    for n in [3usize, 37] {
+        let (t0, t1) = (m0.and_triples(n).unwrap(), m1.and_triples(n).unwrap());
+        for i in 0..n {
+            assert_eq!(t0.c[i] ^ t1.c[i], (t0.a[i] ^ t1.a[i]) & (t0.b[i] ^ t1.b[i]));
+        }
+    }
+    let mut ones = 0;
+    for n in [70usize, 64, 66] {
+        let (b0, b1) = (m0.shared_bits(n).unwrap(), m1.shared_bits(n).unwrap());
+        assert_eq!(b0.bool.len(), n.div_ceil(64));
+        for i in 0..n {
+            let r = bit(&b0.bool, i) ^ bit(&b1.bool, i);
+            assert_eq!(b0.arith[i].wrapping_add(b1.arith[i]), r);
+            ones += r;
+        }
+    }
+    assert!(ones > 50 && ones < 150, "{ones} ones in 200 random bits");
+    let (e0, e1) = (m0.edabits(70).unwrap(), m1.edabits(70).unwrap());
+    for i in 0..70 {
+        assert_eq!(
+            e0.arith[i].wrapping_add(e1.arith[i]),
+            e0.bits[i] ^ e1.bits[i]
+        );
+    }
+    match (m0.random_ots(150).unwrap(), m1.random_ots(150).unwrap()) {
+        (RandomOts::Sender { msgs }, RandomOts::Receiver { choices, msgs: got }) => {
+            for i in 0..150 {
+                assert_eq!(got[i], msgs[i][bit(&choices, i) as usize]);
+                assert_ne!(msgs[i][0], msgs[i][1]);
+            }
+        }
+        _ => panic!("server must be the OT sender"),
+    }
+    for (n, bits) in [(90usize, 16u32), (10, 12)] {
+        let (p0, p1) = (
+            m0.trunc_pairs(n, bits).unwrap(),
+            m1.trunc_pairs(n, bits).unwrap(),
+        );
+        for i in 0..n {
+            let r = p0.r[i].wrapping_add(p1.r[i]);
+            assert_eq!(p0.r_msb[i].wrapping_add(p1.r_msb[i]), r >> 63);
+            assert_eq!(
+                p0.r_low_shifted[i].wrapping_add(p1.r_low_shifted[i]),
+                (r & (u64::MAX >> 1)) >> bits
+            );
+        }
+    }
+    for (layer, shape, rows) in [(1u32, dense(), 6usize), (2, conv(), 3)] {
+        let u = m0.weight_mask(layer, &shape).unwrap();
+        let (x0, x1) = (
+            m0.matrix_triples(layer, &shape, rows).unwrap(),
+            m1.matrix_triples(layer, &shape, rows).unwrap(),
+        );
+        assert!(x0.v.is_empty());
+        let uv = shape.apply(&u, &x1.v).unwrap();
+        let z: Vec<u64> =
+            x0.z.iter()
+                .zip(&x1.z)
+                .map(|(a, b)| a.wrapping_add(*b))
+                .collect();
+        assert_eq!(z, uv);
+    }
+    assert!(m0.remaining().iter().all(|(_, n)| *n == 0));
+    // The client's inventory lists the weight masks (which only the server draws).
+    for (pool, n) in m1.remaining() {
+        assert_eq!(
+            n,
+            u64::from(matches!(pool, Pool::WeightMask { .. })),
+            "{pool:?}"
+        );
+    }
+}
+
+#[test]
+fn material_is_handed_out_once() {
+    let (mut m0, _) = pair();
+    m0.beaver(300).unwrap();
+    let err = m0.beaver(1).unwrap_err();
+    assert!(matches!(
+        err,
+        DealerError::Exhausted {
+            requested: 1,
+            remaining: 0,
+            dealt: 300,
+            ..
+        }
+    ));
+    assert_eq!(
+        err.to_string(),
+        "dealer material exhausted: requested 1 Beaver triples, 0 left of 300 dealt"
+    );
+    let err = m0.trunc_pairs(11, 12).unwrap_err();
+    assert!(
+        matches!(err, DealerError::Exhausted { remaining: 10, .. }),
+        "{err}"
+    );
+    // A shift that was never dealt.
+    assert!(matches!(
+        m0.trunc_pairs(1, 13),
+        Err(DealerError::Exhausted { dealt: 0, .. })
+    ));
+    m0.weight_mask(1, &dense()).unwrap();
+    assert!(matches!(
+        m0.weight_mask(1, &dense()),
+        Err(DealerError::Exhausted { .. })
+    ));
+}
+
+#[test]
+fn client_has_no_weight_mask() {
+    let (_, mut m1) = pair();
+    let err = m1.weight_mask(1, &dense()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the client has no weight masks of layer 1 material"
+    );
+}
+
+#[test]
+fn foreign_material_is_refused() {
+    let dealer = TrustedDealer::new(PLAN, SESSION, Some(Seed::from_u64(2))).unwrap();
+    let (b0, _) = dealer.deal(&full_demand()).unwrap();
+    let other = SessionId([1u8; 16]);
+    let err = PartyMaterial::open(b0, PLAN, other).unwrap_err();
+    assert!(matches!(err, DealerError::Foreign { .. }));
+    assert!(
+        err.to_string().starts_with("foreign dealer material"),
+        "{err}"
+    );
+    let (m0, _) = pair();
+    assert!(matches!(
+        m0.check_binding(PlanHash([0; 32]), SESSION),
+        Err(DealerError::Foreign { .. })
+    ));
+    assert!(m0.check_binding(PLAN, SESSION).is_ok());
+}
+
+#[test]
+fn seeded_dealing_is_deterministic_and_os_dealing_is_not() {
+    let deal = |seed: Option<Seed>| {
+        let (mut m0, _) = TrustedDealer::pair(PLAN, SESSION, seed, &full_demand()).unwrap();
+        m0.beaver(5).unwrap().a
+    };
+    assert_eq!(deal(Some(Seed::from_u64(3))), deal(Some(Seed::from_u64(3))));
+    assert_ne!(deal(None), deal(None));
+}
+
+#[test]
+fn only_the_client_gets_explicit_words() {
+    let demand = full_demand();
+    let (b0, b1) = TrustedDealer::new(PLAN, SESSION, None)
+        .unwrap()
+        .deal(&demand)
+        .unwrap();
+    assert_eq!(b0.explicit_words(), 0);
+    assert_eq!(b1.explicit_words() as u64, demand.explicit_words());
+    // 300 + 40 + 200 + 70 + 2*150 + 2*100 + 6*5 + 3*(3*3*3) words
+    assert_eq!(
+        demand.explicit_words(),
+        300 + 40 + 200 + 70 + 300 + 200 + 30 + 81
+    );
+}
+
+#[test]
+fn bundles_survive_serialization_and_refuse_damage() {
+    let dealer = TrustedDealer::new(PLAN, SESSION, Some(Seed::from_u64(4))).unwrap();
+    let (b0, b1) = dealer.deal(&full_demand()).unwrap();
+    for b in [b0, b1] {
+        let bytes = b.to_bytes().unwrap();
+        let back = MaterialBundle::from_bytes(&bytes).unwrap();
+        assert_eq!(back.to_bytes().unwrap(), bytes);
+        let mut flipped = bytes.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 1;
+        let err = MaterialBundle::from_bytes(&flipped).unwrap_err();
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        let err = MaterialBundle::from_bytes(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        assert!(MaterialBundle::from_bytes(b"short").is_err());
+        assert!(MaterialBundle::from_bytes(&[0u8; 100])
+            .unwrap_err()
+            .to_string()
+            .contains("bad magic"));
+    }
+}
+
+#[test]
+fn material_files_round_trip() {
+    let dir = std::env::temp_dir().join(format!("chimera-dealer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dealer = TrustedDealer::new(PLAN, SESSION, Some(Seed::from_u64(5))).unwrap();
+    let (b0, b1) = dealer.deal(&full_demand()).unwrap();
+    b0.write_file(&dir.join("server.bin")).unwrap();
+    b1.write_file(&dir.join("client.bin")).unwrap();
+    let mut m0 = PartyMaterial::open(
+        MaterialBundle::read_file(&dir.join("server.bin")).unwrap(),
+        PLAN,
+        SESSION,
+    )
+    .unwrap();
+    let mut m1 = PartyMaterial::open(
+        MaterialBundle::read_file(&dir.join("client.bin")).unwrap(),
+        PLAN,
+        SESSION,
+    )
+    .unwrap();
+    let (t0, t1) = (m0.beaver(300).unwrap(), m1.beaver(300).unwrap());
+    for i in 0..300 {
+        let a = t0.a[i].wrapping_add(t1.a[i]);
+        let b = t0.b[i].wrapping_add(t1.b[i]);
+        assert_eq!(t0.c[i].wrapping_add(t1.c[i]), a.wrapping_mul(b));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("client.bin"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn secrets_are_not_printed() {
+    let (mut m0, _) = pair();
+    let t = m0.beaver(2).unwrap();
+    assert_eq!(format!("{t:?}"), "BeaverTriples(<secret shares>)");
+    let dealer = TrustedDealer::new(PLAN, SESSION, Some(Seed::from_u64(6))).unwrap();
+    let (b0, _) = dealer.deal(&full_demand()).unwrap();
+    let shown = format!("{b0:?}");
+    assert!(!shown.contains("seed"), "{shown}");
+}

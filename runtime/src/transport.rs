@@ -1,1 +1,0 @@
-//! Transport: the Channel trait, framing, TCP and in-memory channels, byte and round counters.
