@@ -198,3 +198,41 @@ fn sigmoid_poly_explains_its_polynomial_and_error() {
         .filter(|s| s.layer == "s1")
         .all(|s| s.protocol == Protocol::Arith));
 }
+
+#[test]
+fn trained_examples_run_on_the_oracle_with_fixed_point_labels_equal_to_float() {
+    use chimera_runtime::oracle::{evaluate, Mode};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for (name, input) in [
+        ("netA_secureml", "mnist_batch16_flat.npy"),
+        ("netB_minionn", "mnist_batch16.npy"),
+        ("netD_chameleon", "mnist_batch16.npy"),
+    ] {
+        let plan = compile(&format!("{name}.nn")).saved.plan;
+        let weights =
+            chimera_runtime::weights::load(&plan, &root.join(format!("{name}.safetensors")))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let x = plan.value(plan.inputs[0].value);
+        let batch = chimera_runtime::tensor_io::load_npy(&root.join("inputs").join(input))
+            .expect("sample input")
+            .into_batch(&x.name, &x.shape)
+            .expect("input of the declared shape");
+        let fixed = evaluate(&plan, &weights, std::slice::from_ref(&batch), Mode::Fixed)
+            .expect("fixed run");
+        let float = evaluate(&plan, &weights, std::slice::from_ref(&batch), Mode::Float)
+            .expect("float run");
+        let label = plan
+            .outputs
+            .iter()
+            .position(|o| o.reveal == Reveal::Label)
+            .expect("a label output");
+        let rows = fixed.rows;
+        assert_eq!(rows, 16);
+        let fixed_labels: Vec<_> = (0..rows).map(|r| fixed.outputs[label].label(r)).collect();
+        let float_labels: Vec<_> = (0..rows).map(|r| float.outputs[label].label(r)).collect();
+        assert_eq!(fixed_labels, float_labels, "{name}");
+        // The first 16 MNIST test images; every trained network gets them all right.
+        let truth = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6, 9, 0, 1, 5].map(Some);
+        assert_eq!(fixed_labels, truth.to_vec(), "{name}");
+    }
+}
