@@ -236,3 +236,61 @@ fn trained_examples_run_on_the_oracle_with_fixed_point_labels_equal_to_float() {
         assert_eq!(fixed_labels, truth.to_vec(), "{name}");
     }
 }
+
+/// The error table of docs/language.md is what the compiler computes.
+#[test]
+fn the_approximation_errors_in_the_language_reference_are_the_compilers() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md"))
+            .expect("docs/language.md");
+    let mut checked = 0;
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | function | interval | degree 1 | degree 3 | degree 5 | degree 7 |
+        if cells.len() != 8 || !matches!(cells[1], "sigmoid" | "tanh") || !cells[2].starts_with('[')
+        {
+            continue;
+        }
+        let interval = cells[2].replace('−', "-");
+        for (i, degree) in [1, 3, 5, 7].iter().enumerate() {
+            let src = format!(
+                "model m\ninput x: [4] from client\ns = {}(x, approx = chebyshev(degree = {degree}, interval = {interval}))\n\
+                 output o = s to client\n",
+                cells[1]
+            );
+            let compiled = chimera_compiler::compile("doc.nn", src.as_bytes()).expect("valid");
+            let note = compiled
+                .explain
+                .iter()
+                .find(|n| n.contains("max |error|"))
+                .expect("a note");
+            let want = format!("max |error| {} ", cells[3 + i]);
+            assert!(note.contains(&want), "docs say {want} but: {note}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 16);
+    for (kind, err) in [("sigmoid", "0.1192"), ("tanh", "0.2384")] {
+        let src =
+            format!("model m\ninput x: [4] from client\ns = {kind}(x)\noutput o = s to client\n");
+        let compiled = chimera_compiler::compile("doc.nn", src.as_bytes()).expect("valid");
+        assert!(compiled
+            .explain
+            .iter()
+            .any(|n| n.contains(&format!("max |error| {err}"))));
+        assert!(doc.contains(err));
+    }
+}
+
+/// The first example of docs/language.md is examples/netD_chameleon.nn.
+#[test]
+fn the_language_reference_opens_with_the_real_net_d() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md"))
+            .expect("docs/language.md");
+    let start = doc.find("```nn\n").expect("an nn block") + 6;
+    let block = &doc[start..start + doc[start..].find("```").expect("closed")];
+    let doc_plan =
+        chimera_compiler::compile("doc.nn", block.as_bytes()).expect("the doc example compiles");
+    assert_eq!(doc_plan.saved.hash, compile("netD_chameleon.nn").saved.hash);
+}
