@@ -12,6 +12,7 @@
 //! The functions here are the protocol logic; they move bytes only through a
 //! [`Channel`] and take their correlated randomness from a [`Material`].
 
+pub mod cost;
 pub mod linear;
 pub mod private_linear;
 pub mod trunc;
@@ -19,7 +20,7 @@ pub mod trunc;
 pub use private_linear::{LinearClient, LinearServer, PreparedRows};
 pub use trunc::truncate;
 
-use crate::dealer::{BeaverTriples, DealerError, Material};
+use crate::dealer::{BeaverTriples, DealerError, Material, SquarePairs};
 use crate::plan::Party;
 use crate::prg::Prg;
 use crate::transport::{Channel, TransportError};
@@ -204,6 +205,48 @@ pub fn mul_with(
 ) -> Result<Vec<u64>, ArithError> {
     let triples = material.beaver(x.len())?;
     mul(ch, material.party(), x, y, &triples)
+}
+
+/// Elementwise square of a shared tensor with square pairs `(a, c = a²)`:
+/// open `d = x − a` (one exchange, `n` words each way), then
+/// `z_p = c_p + 2·d·a_p (+ d² for party 0)`, since
+/// `(d + a)² = d² + 2·d·a + a²`. Half the traffic of [`mul`]`(x, x)`.
+pub fn square(
+    ch: &mut dyn Channel,
+    party: Party,
+    x: &[u64],
+    pairs: &SquarePairs,
+) -> Result<Vec<u64>, ArithError> {
+    let n = x.len();
+    same_len("square pairs", n, pairs.a.len())?;
+    let d: Vec<u64> = x
+        .iter()
+        .zip(&pairs.a)
+        .map(|(x, a)| x.wrapping_sub(*a))
+        .collect();
+    let theirs = ch.exchange_u64s(&d, n)?;
+    let first = party == Party::Server;
+    Ok((0..n)
+        .map(|i| {
+            let d = d[i].wrapping_add(theirs[i]);
+            let v = pairs.c[i].wrapping_add(d.wrapping_mul(pairs.a[i]).wrapping_mul(2));
+            if first {
+                v.wrapping_add(d.wrapping_mul(d))
+            } else {
+                v
+            }
+        })
+        .collect())
+}
+
+/// [`square`] drawing its pairs from `material`.
+pub fn square_with(
+    ch: &mut dyn Channel,
+    material: &mut dyn Material,
+    x: &[u64],
+) -> Result<Vec<u64>, ArithError> {
+    let pairs = material.square_pairs(x.len())?;
+    square(ch, material.party(), x, &pairs)
 }
 
 #[cfg(test)]

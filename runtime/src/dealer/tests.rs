@@ -29,6 +29,7 @@ fn conv() -> LinearShape {
 fn full_demand() -> Demand {
     let mut d = Demand::new();
     d.beaver(300)
+        .square_pairs(33)
         .and_triples(40)
         .shared_bits(200)
         .edabits(70)
@@ -54,6 +55,13 @@ fn every_pool_reconstructs_to_its_relation() {
             let a = t0.a[i].wrapping_add(t1.a[i]);
             let b = t0.b[i].wrapping_add(t1.b[i]);
             assert_eq!(t0.c[i].wrapping_add(t1.c[i]), a.wrapping_mul(b));
+        }
+    }
+    for n in [32usize, 1] {
+        let (p0, p1) = (m0.square_pairs(n).unwrap(), m1.square_pairs(n).unwrap());
+        for i in 0..n {
+            let a = p0.a[i].wrapping_add(p1.a[i]);
+            assert_eq!(p0.c[i].wrapping_add(p1.c[i]), a.wrapping_mul(a));
         }
     }
     for n in [3usize, 37] {
@@ -212,10 +220,10 @@ fn only_the_client_gets_explicit_words() {
         .unwrap();
     assert_eq!(b0.explicit_words(), 0);
     assert_eq!(b1.explicit_words() as u64, demand.explicit_words());
-    // 300 + 40 + 200 + 70 + 2*150 + 2*100 + 6*5 + 3*(3*3*3) words
+    // 300 + 33 + 40 + 200 + 70 + 2*150 + 2*100 + 6*5 + 3*(3*3*3) words
     assert_eq!(
         demand.explicit_words(),
-        300 + 40 + 200 + 70 + 300 + 200 + 30 + 81
+        300 + 33 + 40 + 200 + 70 + 300 + 200 + 30 + 81
     );
 }
 
