@@ -298,3 +298,41 @@ fn secrets_are_not_printed() {
     let shown = format!("{b0:?}");
     assert!(!shown.contains("seed"), "{shown}");
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Any damage to a material file is refused with an error, never a
+        /// panic or a silently different bundle.
+        #[test]
+        fn damaged_files_are_refused(at in any::<proptest::sample::Index>(), xor in 1u8..=255, cut in any::<proptest::sample::Index>()) {
+            let mut d = Demand::new();
+            d.beaver(5).random_ots(3).linear(0, dense(), 1);
+            let dealer = TrustedDealer::new(PLAN, SESSION, Some(Seed::from_u64(11))).unwrap();
+            let (_, b1) = dealer.deal(&d).unwrap();
+            let bytes = b1.to_bytes().unwrap();
+            let mut flipped = bytes.clone();
+            flipped[at.index(bytes.len())] ^= xor;
+            prop_assert!(MaterialBundle::from_bytes(&flipped).is_err());
+            prop_assert!(MaterialBundle::from_bytes(&bytes[..cut.index(bytes.len())]).is_err());
+        }
+
+        /// Random bytes, even with a valid checksum, never panic the reader.
+        #[test]
+        fn random_bodies_with_valid_checksums_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut bytes = b"CHIMERA-MATERIAL".to_vec();
+            bytes.extend_from_slice(&1u32.to_le_bytes());
+            bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&body);
+            let mut h = blake3::Hasher::new_derive_key("chimera 2026 material file checksum v1");
+            h.update(&bytes);
+            let sum = *h.finalize().as_bytes();
+            bytes.extend_from_slice(&sum);
+            let _ = MaterialBundle::from_bytes(&bytes);
+        }
+    }
+}
