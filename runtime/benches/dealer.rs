@@ -39,6 +39,16 @@ fn dealer(c: &mut Criterion) {
             d.and_triples(1 << 20);
             d
         }),
+        ("shared_bits_16M", {
+            let mut d = Demand::new();
+            d.shared_bits(1 << 24);
+            d
+        }),
+        ("square_pairs_1M", {
+            let mut d = Demand::new();
+            d.square_pairs(1 << 20);
+            d
+        }),
         ("trunc_1M", {
             let mut d = Demand::new();
             d.trunc_pairs(1 << 20, 16);
