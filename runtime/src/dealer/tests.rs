@@ -336,3 +336,24 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn sessions_and_parties_get_unrelated_streams() {
+    let mut d = Demand::new();
+    d.beaver(4);
+    let master = Seed::from_u64(12);
+    let draw = |session: SessionId| {
+        let (mut m0, mut m1) =
+            TrustedDealer::pair(PLAN, session, Some(master.clone()), &d).unwrap();
+        (m0.beaver(4).unwrap().a, m1.beaver(4).unwrap().a)
+    };
+    let (a0, a1) = draw(SESSION);
+    let (b0, _) = draw(SessionId([10; 16]));
+    assert_ne!(a0, b0, "another session must not reuse a single share");
+    assert_ne!(a0, a1, "the parties' streams must differ");
+    assert_eq!(
+        draw(SESSION).0,
+        a0,
+        "the same seed and session deal the same material"
+    );
+}
