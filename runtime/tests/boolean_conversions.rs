@@ -229,7 +229,7 @@ fn b2y_y2b_y2a() {
         },
         move |ch, m| {
             let mut yc = YaoClient::new();
-            let y = convert::b2y_client(ch, m, &x1).expect("b2y");
+            let y = convert::b2y_client(ch, m, &mut yc, &x1).expect("b2y");
             let mid = ch.stats();
             let b = convert::y2b(&y);
             let a = convert::y2a_client(ch, &mut yc, &y).expect("y2a");
@@ -363,4 +363,82 @@ fn party_roles_are_checked() {
         "dealer material: the server got receiver OTs"
     );
     assert_eq!(Party::Server.index(), 0);
+}
+
+/// Y in two phases: everything input-independent (adder, relu and
+/// subtraction tables, OT corrections, mask labels, decoding bits) travels
+/// before the query; online is one flight each way.
+#[test]
+fn relu_layer_in_y_with_ahead_of_query_phase() {
+    let n = 300;
+    let f = 16;
+    let x = values(n, 21);
+    let want: Vec<u64> = x
+        .iter()
+        .map(|&v| (sra(v, f) as i64).max(0) as u64)
+        .collect();
+    let (x0, x1) = additive(&x, 22);
+    let relu = library::relu();
+    let mut d = Demand::new();
+    d.random_ots(64 * n as u64);
+    let ahead_frames = (cost(Conversion::A2Y, n, f).ahead_of_query_messages
+        + chimera_runtime::yao::cost(&relu.stats(), n).ahead_of_query_messages
+        + cost(Conversion::Y2A, n, 0).ahead_of_query_messages) as usize;
+    let (r0, r1, s0, s1) = run(
+        true,
+        &d,
+        move |ch, m| {
+            let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(5)));
+            let prep = ys.prepare_a2y(m, n, f).expect("prepare a2y");
+            let r = ys
+                .prepare_eval(&library::relu(), prep.output())
+                .expect("prepare relu");
+            let share = ys.prepare_y2a(&r).expect("prepare y2a");
+            assert_eq!(ys.pending_ahead_frames(), ahead_frames);
+            ys.send_ahead(ch).expect("ahead");
+            let ahead = ch.stats();
+            ys.online_a2y(ch, &prep, &x0).expect("online");
+            (share, ahead)
+        },
+        move |ch, m| {
+            let mut yc = YaoClient::new();
+            let prep = yc.prepare_a2y(m, n, f).expect("prepare a2y");
+            yc.receive_ahead(ch, ahead_frames).expect("ahead");
+            let ahead = ch.stats();
+            let y = yc.online_a2y(ch, &prep, &x1).expect("online");
+            let r = yc.eval_prepared(&library::relu(), &y).expect("relu");
+            (yc.y2a_prepared(&r).expect("y2a"), ahead)
+        },
+    );
+    let got: Vec<u64> =
+        r0.0.iter()
+            .zip(&r1.0)
+            .map(|(a, b)| a.wrapping_add(*b))
+            .collect();
+    assert_eq!(got, want);
+    let c = cost(Conversion::A2Y, n, f)
+        + chimera_runtime::yao::cost(&relu.stats(), n)
+        + cost(Conversion::Y2A, n, 0);
+    assert_eq!(r0.1.bytes_sent, c.ahead_of_query_bytes, "ahead bytes");
+    let (on0, on1) = (s0.since(&r0.1), s1.since(&r1.1));
+    assert_eq!(on0.bytes_sent, c.bytes_server_to_client);
+    assert_eq!(on1.bytes_sent, c.bytes_client_to_server);
+    assert_eq!((on0.rounds, on1.rounds), (1, 1));
+    assert_eq!(c.rounds, 2);
+}
+
+#[test]
+fn a_malformed_ahead_frame_is_the_peers_fault() {
+    let (mut c0, mut c1) = channels(false);
+    c0.send_u64s(&[1, 2, 3]).expect("send");
+    let mut yc = YaoClient::new();
+    yc.receive_ahead(&mut c1, 1).expect("recv");
+    let x = chimera_runtime::yao::YShare::from_labels(vec![0; 64]).expect("share");
+    let err = yc
+        .eval_prepared(&library::relu(), &x)
+        .expect_err("must refuse");
+    assert_eq!(
+        err.to_string(),
+        "the peer misbehaved: garbled tables: expected a u128 words frame of 2016 bytes, received a u64 words frame of 24 bytes"
+    );
 }

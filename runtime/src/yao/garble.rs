@@ -31,7 +31,7 @@ use super::YaoError;
 use crate::circuit::{Circuit, Gate};
 
 /// Instances garbled side by side (one AES batch is `4 × LANES` blocks).
-pub const LANES: usize = 32;
+pub const LANES: usize = 16;
 
 #[inline]
 fn select(bit: u128, x: u128) -> u128 {
