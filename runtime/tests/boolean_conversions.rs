@@ -148,13 +148,17 @@ fn a2b_with_and_without_truncation() {
 
 #[test]
 fn b2a_one_exchange() {
+    b2a_case(false);
+}
+
+fn b2a_case(tcp: bool) {
     let n = 150;
     let x = values(n, 3);
     let (x0, x1) = xor_shares(&x, 4);
     let mut d = Demand::new();
     d.shared_bits(64 * n as u64);
     let (a0, a1, s0, s1) = run(
-        false,
+        tcp,
         &d,
         move |ch, m| convert::b2a(ch, m, &x0).expect("server b2a"),
         move |ch, m| convert::b2a(ch, m, &x1).expect("client b2a"),
@@ -170,13 +174,17 @@ fn b2a_one_exchange() {
 
 #[test]
 fn a2y_then_reveal() {
+    a2y_case(false);
+}
+
+fn a2y_case(tcp: bool) {
     for (n, f) in [(1usize, 0u32), (77, 16)] {
         let x = values(n, 5);
         let (x0, x1) = additive(&x, 6);
         let mut d = Demand::new();
         d.random_ots(64 * n as u64);
         let (_, got, s0, s1) = run(
-            false,
+            tcp,
             &d,
             move |ch, m| {
                 let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(10)));
@@ -211,13 +219,17 @@ fn a2y_then_reveal() {
 /// B2Y, then Y2B and Y2A on the same Y share: XOR and additive sums are x.
 #[test]
 fn b2y_y2b_y2a() {
+    b2y_y2b_y2a_case(false);
+}
+
+fn b2y_y2b_y2a_case(tcp: bool) {
     let n = 90;
     let x = values(n, 7);
     let (x0, x1) = xor_shares(&x, 8);
     let mut d = Demand::new();
     d.random_ots(64 * n as u64);
     let (r0, r1, s0, s1) = run(
-        false,
+        tcp,
         &d,
         move |ch, m| {
             let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(11)));
@@ -330,6 +342,15 @@ fn relu_layer_in_b_and_in_y_over_tcp() {
         c.ahead_of_query_bytes + c.bytes_server_to_client
     );
     assert_eq!(s1.bytes_sent, c.bytes_client_to_server);
+}
+
+/// Every conversion again over loopback TCP: same results, same counters.
+#[test]
+fn every_conversion_over_loopback_tcp() {
+    a2b_case(true, 100, 16);
+    b2a_case(true);
+    a2y_case(true);
+    b2y_y2b_y2a_case(true);
 }
 
 #[test]

@@ -53,3 +53,6 @@ pub enum BooleanError {
     #[error("dealer material: {0}")]
     Material(&'static str),
 }
+
+#[cfg(test)]
+mod tests;
