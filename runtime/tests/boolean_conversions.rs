@@ -463,3 +463,79 @@ fn a_malformed_ahead_frame_is_the_peers_fault() {
         "the peer misbehaved: garbled tables: expected a u128 words frame of 2016 bytes, received a u64 words frame of 24 bytes"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn word() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            any::<u64>(),
+            proptest::sample::select(EDGES.to_vec()),
+            (-(1i64 << 47)..(1i64 << 47)).prop_map(|v| v as u64),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+
+        /// A2B (with truncation) then B2A, and A2Y then Y2A: the result is
+        /// `x >> f` both ways.
+        #[test]
+        fn a_to_b_to_a_and_a_to_y_to_a(x in proptest::collection::vec(word(), 1..200), f in 0u32..40, seed in any::<u64>()) {
+            let n = x.len();
+            let want: Vec<u64> = x.iter().map(|&v| sra(v, f)).collect();
+            let (x0, x1) = additive(&x, seed);
+            let mut d = Demand::new();
+            d.and_triples(library::add_shift(Style::Depth, f).and_count() * n.div_ceil(64) as u64)
+                .shared_bits(64 * n as u64)
+                .random_ots(64 * n as u64);
+            let (a0, a1) = (x0.clone(), x1.clone());
+            let (r0, r1, _, _) = run(
+                false,
+                &d,
+                move |ch, m| {
+                    let b = convert::a2b(ch, m, &a0, f).expect("a2b");
+                    let back = convert::b2a(ch, m, &b).expect("b2a");
+                    let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(seed)));
+                    let y = convert::a2y_server(ch, m, &mut ys, &a0, f).expect("a2y");
+                    (back, convert::y2a_server(ch, &mut ys, &y).expect("y2a"))
+                },
+                move |ch, m| {
+                    let b = convert::a2b(ch, m, &a1, f).expect("a2b");
+                    let back = convert::b2a(ch, m, &b).expect("b2a");
+                    let mut yc = YaoClient::new();
+                    let y = convert::a2y_client(ch, m, &mut yc, &a1, f).expect("a2y");
+                    (back, convert::y2a_client(ch, &mut yc, &y).expect("y2a"))
+                },
+            );
+            let via_b: Vec<u64> = r0.0.iter().zip(&r1.0).map(|(a, b)| a.wrapping_add(*b)).collect();
+            let via_y: Vec<u64> = r0.1.iter().zip(&r1.1).map(|(a, b)| a.wrapping_add(*b)).collect();
+            prop_assert_eq!(via_b, want.clone());
+            prop_assert_eq!(via_y, want);
+        }
+
+        /// B2Y then Y2B returns XOR shares of the same value.
+        #[test]
+        fn b_to_y_to_b(x in proptest::collection::vec(word(), 1..200), seed in any::<u64>()) {
+            let n = x.len();
+            let (x0, x1) = xor_shares(&x, seed);
+            let mut d = Demand::new();
+            d.random_ots(64 * n as u64);
+            let (b0, b1, _, _) = run(
+                false,
+                &d,
+                move |ch, m| {
+                    let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(seed)));
+                    convert::y2b(&convert::b2y_server(ch, m, &mut ys, &x0).expect("b2y"))
+                },
+                move |ch, m| {
+                    let mut yc = YaoClient::new();
+                    convert::y2b(&convert::b2y_client(ch, m, &mut yc, &x1).expect("b2y"))
+                },
+            );
+            let got: Vec<u64> = b0.iter().zip(&b1).map(|(a, b)| a ^ b).collect();
+            prop_assert_eq!(got, x);
+        }
+    }
+}
