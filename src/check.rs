@@ -1,5 +1,8 @@
-//! `chimera check`.
+//! `chimera check FILE.nn`: exit 0 if the file is a valid program (warnings
+//! are printed), else print every diagnostic and exit 1.
 
+use anyhow::Context;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Flags of `chimera check`.
@@ -11,5 +14,28 @@ pub struct Args {
 
 /// Run the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("chimera check is not available yet ({})", args.file.display())
+    let source = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let name = args.file.display().to_string();
+    let color = std::io::stderr().is_terminal();
+    match chimera_compiler::compile(&name, &source) {
+        Ok(compiled) => {
+            if !compiled.warnings.is_empty() {
+                eprint!("{}", compiled.warnings.render(&name, &source, color));
+            }
+            let plan = &compiled.saved.plan;
+            println!(
+                "{name}: ok, model `{}`: {} steps, {} output(s), plan {}",
+                plan.model,
+                plan.steps.len(),
+                plan.outputs.len(),
+                &compiled.saved.hash[..12]
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(diagnostics) => {
+            eprint!("{}", diagnostics.render(&name, &source, color));
+            Ok(ExitCode::from(1))
+        }
+    }
 }

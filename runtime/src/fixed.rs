@@ -91,7 +91,10 @@ mod tests {
     fn refuses_non_finite_and_huge() {
         let f = FixedFormat::default();
         assert!(matches!(f.encode(f64::NAN), Err(EncodeError::NotFinite(_))));
-        assert!(matches!(f.encode(f64::INFINITY), Err(EncodeError::NotFinite(_))));
+        assert!(matches!(
+            f.encode(f64::INFINITY),
+            Err(EncodeError::NotFinite(_))
+        ));
         assert!(matches!(f.encode(1e12), Err(EncodeError::TooLarge { .. })));
     }
 

@@ -515,7 +515,10 @@ impl Plan {
         for (i, step) in self.steps.iter().enumerate() {
             for &v in &step.inputs {
                 if !in_range(v) {
-                    problems.push(format!("step {i} ({}) reads {v}, out of range", step.op.name()));
+                    problems.push(format!(
+                        "step {i} ({}) reads {v}, out of range",
+                        step.op.name()
+                    ));
                 } else if !defined[v.index()] {
                     problems.push(format!(
                         "step {i} ({}) reads {v} before it is defined",

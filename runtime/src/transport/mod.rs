@@ -282,3 +282,50 @@ impl<C: Channel + ?Sized> Channel for Box<C> {
         (**self).stats()
     }
 }
+
+/// A channel wrapper that hashes every frame it sends (blake3 over the
+/// encoded frames, in order). In a seeded run the digest pins the protocol's
+/// exact transcript, so a snapshot of it fails on any unintended change.
+pub struct Recording<C> {
+    inner: C,
+    hasher: blake3::Hasher,
+}
+
+impl<C: Channel> Recording<C> {
+    /// Wrap a channel.
+    pub fn new(inner: C) -> Recording<C> {
+        Recording {
+            inner,
+            hasher: blake3::Hasher::new_derive_key("chimera 2026 transcript digest v1"),
+        }
+    }
+
+    /// Hex digest of everything sent so far.
+    pub fn digest(&self) -> String {
+        self.hasher.finalize().to_hex().to_string()
+    }
+
+    /// The wrapped channel.
+    pub fn into_inner(self) -> C {
+        self.inner
+    }
+}
+
+impl<C: Channel> Channel for Recording<C> {
+    fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), TransportError> {
+        self.inner.send_frame(kind, payload)?;
+        self.hasher.update(&[kind as u8]);
+        self.hasher.update(&(payload.len() as u32).to_le_bytes());
+        self.hasher.update(payload);
+        Ok(())
+    }
+    fn recv_frame(&mut self) -> Result<Frame, TransportError> {
+        self.inner.recv_frame()
+    }
+    fn flush(&mut self) -> Result<(), TransportError> {
+        self.inner.flush()
+    }
+    fn stats(&self) -> ChannelStats {
+        self.inner.stats()
+    }
+}

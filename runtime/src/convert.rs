@@ -1,1 +1,0 @@
-//! The six conversions between A, B and Y.

@@ -1,1 +1,0 @@
-//! Y — Yao garbled circuits: free-XOR, half-gates, point-and-permute, fixed-key-AES tweakable hash.

@@ -1,0 +1,202 @@
+//! Arithmetic sharing end to end over loopback TCP and in memory: a small
+//! fixed-point pipeline (private dense layer, truncation, square, truncation,
+//! open to the client) against plaintext, identical counters on both
+//! transports, and a snapshot of the seeded transcript digest.
+
+use chimera_runtime::arith::linear::LinearShape;
+use chimera_runtime::arith::{self, LinearClient, LinearServer};
+use chimera_runtime::dealer::{Demand, Material, PartyMaterial, SessionId, TrustedDealer};
+use chimera_runtime::plan::{Party, PlanHash};
+use chimera_runtime::prg::{Prg, Seed};
+use chimera_runtime::transport::{
+    memory_pair, Channel, ChannelConfig, ChannelStats, Recording, TcpChannel,
+};
+use std::net::TcpListener;
+use std::thread;
+
+const F: u32 = 16;
+const SHAPE: LinearShape = LinearShape::Dense {
+    inputs: 40,
+    outputs: 12,
+};
+const ROWS: usize = 3;
+
+struct Inputs {
+    w: Vec<u64>,
+    bias: Vec<u64>,
+    x: Vec<u64>,
+}
+
+/// Fixed-point values with f = 16 fraction bits in [-4, 4): weights, bias
+/// (2f fraction bits) and a batch of inputs, including edge values.
+fn inputs() -> Inputs {
+    let mut prg = Prg::new(&Seed::from_u64(42));
+    let mut fixed = |n: usize, frac: u32| -> Vec<u64> {
+        (0..n)
+            .map(|_| (((prg.next_u64() >> 45) as i64) - (1 << 18)) << (frac - F))
+            .map(|v| v as u64)
+            .collect()
+    };
+    let w = fixed(SHAPE.weight_len(), F);
+    let bias = fixed(SHAPE.output_len(), 2 * F);
+    let mut x = fixed(ROWS * SHAPE.input_len(), F);
+    x[0] = 0;
+    x[1] = 1;
+    x[2] = u64::MAX; // -1 ulp
+    x[3] = (4i64 << F) as u64 - 1;
+    x[4] = (-4i64 << F) as u64;
+    Inputs { w, bias, x }
+}
+
+fn demand() -> Demand {
+    let n = (ROWS * SHAPE.output_len()) as u64;
+    let mut d = Demand::new();
+    d.linear(0, SHAPE, ROWS as u64)
+        .trunc_pairs(2 * n, F)
+        .beaver(n);
+    d
+}
+
+/// The plaintext reference with exact shifts; the secure result may be one
+/// unit below after each truncation, so the comparison allows a small slack.
+/// Returns, per output, the truncated layer output `t` and `(t * t) >> f`.
+fn plaintext(inp: &Inputs) -> Vec<(i64, i64)> {
+    let mut y = SHAPE.apply(&inp.w, &inp.x).unwrap();
+    arith::add_bias(Party::Server, &mut y, &inp.bias).unwrap();
+    y.iter()
+        .map(|&v| (v as i64) >> F)
+        .map(|t| (t, t.wrapping_mul(t) >> F))
+        .collect()
+}
+
+fn server(ch: &mut dyn Channel, m: &mut PartyMaterial, inp: &Inputs) -> ChannelStats {
+    let layer = LinearServer::setup(ch, m, 0, SHAPE, inp.w.clone()).unwrap();
+    let x0 = arith::peer_input(inp.x.len());
+    let mut y = layer.eval(ch, m, &x0).unwrap();
+    arith::add_bias(Party::Server, &mut y, &inp.bias).unwrap();
+    let y = arith::truncate(ch, m, &y, F).unwrap();
+    let sq = arith::mul_with(ch, m, &y, &y).unwrap();
+    let sq = arith::truncate(ch, m, &sq, F).unwrap();
+    assert_eq!(
+        arith::reveal_to(ch, Party::Server, Party::Client, &sq).unwrap(),
+        None
+    );
+    ch.stats()
+}
+
+fn client(ch: &mut dyn Channel, m: &mut PartyMaterial, x: &[u64]) -> (Vec<u64>, ChannelStats) {
+    let layer = LinearClient::setup(ch, 0, SHAPE).unwrap();
+    let x1 = arith::own_input(x);
+    let y = layer.eval(ch, m, &x1).unwrap();
+    let y = arith::truncate(ch, m, &y, F).unwrap();
+    let sq = arith::mul_with(ch, m, &y, &y).unwrap();
+    let sq = arith::truncate(ch, m, &sq, F).unwrap();
+    let out = arith::reveal_to(ch, Party::Client, Party::Client, &sq)
+        .unwrap()
+        .unwrap();
+    (out, ch.stats())
+}
+
+fn materials() -> (PartyMaterial, PartyMaterial) {
+    TrustedDealer::pair(
+        PlanHash([3; 32]),
+        SessionId([4; 16]),
+        Some(Seed::from_u64(5)),
+        &demand(),
+    )
+    .unwrap()
+}
+
+struct Run {
+    out: Vec<u64>,
+    stats: (ChannelStats, ChannelStats),
+    digests: (String, String),
+}
+
+fn run<C: Channel + 'static>(c0: C, c1: C) -> Run {
+    let (mut m0, mut m1) = materials();
+    let inp = inputs();
+    let x = inp.x.clone();
+    let t = thread::spawn(move || {
+        let mut ch = Recording::new(c1);
+        let (out, stats) = client(&mut ch, &mut m1, &x);
+        assert!(m1.remaining().iter().all(|(_, n)| *n <= 1));
+        (out, stats, ch.digest())
+    });
+    let mut ch = Recording::new(c0);
+    let s0 = server(&mut ch, &mut m0, &inp);
+    assert!(
+        m0.remaining().iter().all(|(_, n)| *n == 0),
+        "all material used once"
+    );
+    let (out, s1, d1) = t.join().unwrap();
+    Run {
+        out,
+        stats: (s0, s1),
+        digests: (ch.digest(), d1),
+    }
+}
+
+fn check_against_plaintext(out: &[u64]) {
+    let expected = plaintext(&inputs());
+    assert_eq!(out.len(), expected.len());
+    for (got, (t, want)) in out.iter().zip(&expected) {
+        // The first truncation may give t − 1; squaring turns that into
+        // (t − 1)² = t² − 2t + 1, i.e. up to (2|t| + 1) / 2^f units after the
+        // second shift, which may itself be one unit below.
+        let err = (*got as i64 - want).abs();
+        let bound = ((2 * t.abs() + 1) >> F) + 2;
+        assert!(
+            err <= bound,
+            "got {} want {want} (bound {bound})",
+            *got as i64
+        );
+    }
+}
+
+#[test]
+fn pipeline_over_memory_and_tcp_agree_and_match_plaintext() {
+    let (m0, m1) = memory_pair();
+    let mem = run(m0, m1);
+    check_against_plaintext(&mem.out);
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = thread::spawn(move || TcpChannel::connect(addr, ChannelConfig::default()).unwrap());
+    let c0 = TcpChannel::accept(&listener, ChannelConfig::default()).unwrap();
+    let c1 = t.join().unwrap();
+    let tcp = run(c0, c1);
+
+    assert_eq!(mem.out, tcp.out, "same seeds, same result");
+    assert_eq!(mem.stats, tcp.stats, "same counters on both transports");
+    assert_eq!(
+        mem.digests, tcp.digests,
+        "same transcript on both transports"
+    );
+
+    // Cost, predicted by hand: setup E (480 words), f (120), three
+    // exchanges of 36, 72 (Beaver d|e) and 36 words, then the reveal (36).
+    let (s0, s1) = mem.stats;
+    let frame = |words: u64| 5 + 8 * words;
+    assert_eq!(
+        s0.bytes_sent,
+        frame(480) + frame(36) + frame(72) + frame(36) + frame(36)
+    );
+    assert_eq!(
+        s1.bytes_sent,
+        frame(120) + frame(36) + frame(72) + frame(36)
+    );
+    // Server flights: E; trunc; Beaver; trunc; reveal.
+    assert_eq!(s0.rounds, 5);
+    // Client flights: f and the first trunc (no receive between them);
+    // Beaver; trunc.
+    assert_eq!(s1.rounds, 3);
+
+    insta::assert_snapshot!(
+        "arith_pipeline_transcript",
+        format!(
+            "server digest {}\nclient digest {}\nserver {:?}\nclient {:?}",
+            mem.digests.0, mem.digests.1, s0, s1
+        )
+    );
+}
