@@ -386,11 +386,26 @@ impl Lowerer {
                     );
                     return None;
                 }
-                Some(Approx::Chebyshev {
-                    degree: degree?,
-                    lo,
-                    hi,
-                })
+                let degree = degree?;
+                // The fit is deterministic; check here that its coefficients fit the format.
+                let coeffs = crate::passes::chebyshev::fit(|x| x.tanh(), degree, lo, hi);
+                let sig =
+                    crate::passes::chebyshev::fit(|x| 1.0 / (1.0 + (-x).exp()), degree, lo, hi);
+                let largest = coeffs
+                    .iter()
+                    .chain(&sig)
+                    .fold(0.0f64, |m, c| m.max(c.abs()));
+                if largest >= self.g.fixed.max_magnitude() {
+                    self.ds.push(
+                        Diagnostic::error("bad-argument", "the fitted polynomial does not fit the fixed-point format", span)
+                            .with_label(format!(
+                                "on [{lo}, {hi}] the degree-{degree} fit has a coefficient of magnitude {largest:.3e}"
+                            ))
+                            .with_help("widen the interval or lower the degree"),
+                    );
+                    return None;
+                }
+                Some(Approx::Chebyshev { degree, lo, hi })
             }
             Value::Call(c) => {
                 unknown(&mut self.ds, &c.callee);
