@@ -11,7 +11,7 @@
 //! | B2Y | XOR of both shares folded into the random-OT answer: the client's bit flips, the server's share flips the answer | 2 |
 //! | Y2B | colour bits: the server's share is `lsb` of its zero-labels, the client's the `lsb` of its active labels | 0 |
 //!
-//! [`cost`] gives each conversion's exact traffic from the very circuits
+//! [`cost()`] gives each conversion's exact traffic from the very circuits
 //! these functions run; `docs/protocols-boolean.md` explains them.
 
 mod ab;

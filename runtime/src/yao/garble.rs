@@ -53,7 +53,7 @@ pub struct Garbler {
 /// What garbling produces: the tables to send to the evaluator (they do not
 /// depend on any input, so they can travel before the query) and the
 /// zero-labels of the outputs, which the garbler keeps.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Garbled {
     /// `2 × and_count × n` ciphertexts, in the layout of the module docs.
     pub tables: Vec<u128>,
@@ -298,5 +298,17 @@ impl Evaluator {
         }
         self.counter += (n * ands) as u64;
         Ok(outputs)
+    }
+}
+
+/// The zero-labels are the garbler's secret: `Debug` shows sizes only.
+impl std::fmt::Debug for Garbled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Garbled({} table rows, {} output labels)",
+            self.tables.len(),
+            self.outputs.len()
+        )
     }
 }

@@ -192,7 +192,7 @@ impl YaoClient {
     }
 
     /// Receive `frames` ahead-of-query frames (the sum of the operations'
-    /// `ahead_of_query_messages` in [`crate::convert::cost`]).
+    /// `ahead_of_query_messages` in [`crate::convert::cost()`]).
     pub fn receive_ahead<C: Channel + ?Sized>(
         &mut self,
         ch: &mut C,
