@@ -381,3 +381,31 @@ fn the_verifier_catches_a_missing_truncation_after_the_passes() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn an_assigner_that_ignores_a_pin_is_caught_by_the_verifier() {
+    use chimera_compiler::passes::protocol::{Assignment, DefaultAssigner, ProtocolAssigner};
+    struct IgnorePins;
+    impl ProtocolAssigner for IgnorePins {
+        fn assign(&self, g: &chimera_compiler::ir::Graph) -> Assignment {
+            let mut a = DefaultAssigner.assign(g);
+            for (id, p) in a.iter_mut() {
+                if matches!(g.op(*id), NodeOp::Relu) {
+                    *p = Protocol::Gmw;
+                }
+            }
+            a
+        }
+        fn optimized_for(&self) -> chimera_runtime::plan::OptimizedFor {
+            DefaultAssigner.optimized_for()
+        }
+    }
+    let src = b"model m\ninput x: [4] from client\nr = relu(x) @yao\noutput o = r to client\n";
+    let err = chimera_compiler::compile_with("m.nn", src, &IgnorePins).expect_err("rejected");
+    let text = err.render("m.nn", src, false);
+    assert!(text.contains("internal compiler error"), "{text}");
+    assert!(
+        text.contains("relu runs in gmw but layer `r` is pinned to yao"),
+        "{text}"
+    );
+}
