@@ -327,3 +327,57 @@ fn the_front_end_graph_has_shapes_and_encodings_but_no_protocols() {
     assert_eq!(format!("{conv}"), format!("n{}", conv.index()));
     assert!(g.dump().contains("conv2d"));
 }
+
+#[test]
+fn a_truncation_with_consumers_in_two_protocols_stays_in_a() {
+    let (p, _) = plan(
+        "model m\ninput x: [4] from client\nd = dense(x, 4)\nr = relu(d)\ne = dense(d, 4)\ns = add(r, e)\n\
+         output o = s to client\n",
+    );
+    let trunc = p
+        .steps
+        .iter()
+        .find(|s| s.layer == "d" && matches!(s.op, Op::Truncate { .. }))
+        .expect("trunc");
+    assert_eq!(trunc.protocol, Protocol::Arith);
+    // relu reads a conversion of the truncated value.
+    let relu = p.steps.iter().find(|s| s.op == Op::Relu).expect("relu");
+    let conv = p
+        .steps
+        .iter()
+        .find(|s| s.output == relu.inputs[0])
+        .expect("producer of relu's input");
+    assert_eq!(conv.op, Op::Convert);
+    assert_eq!(conv.inputs, vec![trunc.output]);
+}
+
+#[test]
+fn the_verifier_catches_a_missing_truncation_after_the_passes() {
+    let src = b"model m\ninput x: [4] from client\nd = dense(x, 4)\nr = relu(d)\noutput o = r to client\n";
+    let mut g = chimera_compiler::front_end(src).expect("valid").graph;
+    assert!(chimera_compiler::ir::verify(&g, Default::default()).is_ok());
+    let trunc = g
+        .node_ids()
+        .into_iter()
+        .find(|&id| matches!(g.op(id), NodeOp::Truncate { .. }))
+        .expect("a truncation");
+    let dense = g.operands(trunc)[0];
+    g.replace_uses(trunc, dense);
+    g.remove_node(trunc);
+    let problems: Vec<String> = chimera_compiler::ir::verify(&g, Default::default())
+        .expect_err("broken")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("relu has encoding")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("read by") && p.contains("before a truncation")),
+        "{problems:?}"
+    );
+}

@@ -13,7 +13,9 @@
 pub mod arith;
 pub mod circuit;
 pub mod convert;
+pub mod cost;
 pub mod dealer;
+pub mod exec;
 pub mod fixed;
 pub mod fsutil;
 pub mod gmw;

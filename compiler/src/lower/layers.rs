@@ -387,21 +387,18 @@ impl Lowerer {
                     return None;
                 }
                 let degree = degree?;
-                // The fit is deterministic; check here that its coefficients fit the format.
-                let coeffs = crate::passes::chebyshev::fit(|x| x.tanh(), degree, lo, hi);
-                let sig =
-                    crate::passes::chebyshev::fit(|x| 1.0 / (1.0 + (-x).exp()), degree, lo, hi);
-                let largest = coeffs
-                    .iter()
-                    .chain(&sig)
-                    .fold(0.0f64, |m, c| m.max(c.abs()));
-                if largest >= self.g.fixed.max_magnitude() {
+                // The plan evaluates in t = αx + β ∈ [-1, 1]: α must be representable.
+                let (alpha, _) = crate::passes::chebyshev::to_unit(lo, hi);
+                if alpha >= self.g.fixed.max_magnitude() {
                     self.ds.push(
-                        Diagnostic::error("bad-argument", "the fitted polynomial does not fit the fixed-point format", span)
+                        Diagnostic::error("bad-argument", "the interval is too narrow", span)
                             .with_label(format!(
-                                "on [{lo}, {hi}] the degree-{degree} fit has a coefficient of magnitude {largest:.3e}"
+                                "mapping [{lo}, {hi}] onto [-1, 1] multiplies by {alpha:.3e}, beyond the fixed-point range"
                             ))
-                            .with_help("widen the interval or lower the degree"),
+                            .with_help(format!(
+                                "use an interval wider than {:e}",
+                                2.0 / self.g.fixed.max_magnitude()
+                            )),
                     );
                     return None;
                 }

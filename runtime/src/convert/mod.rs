@@ -20,7 +20,10 @@ mod yao_conv;
 
 pub use ab::{a2b, a2b_inputs, b2a, b2a_finish, b2a_mask};
 pub use cost::{circuit_cost, cost, Conversion};
-pub use yao_conv::{a2y_client, a2y_server, b2y_client, b2y_server, y2a_client, y2a_server, y2b};
+pub use yao_conv::{
+    a2y_client, a2y_server, b2y_client, b2y_server, y2a_client, y2a_server, y2b, A2yServerPrep,
+    B2yServerPrep, ClientOtPrep,
+};
 
 use crate::dealer::DealerError;
 use crate::gmw::GmwError;
@@ -50,3 +53,6 @@ pub enum BooleanError {
     #[error("dealer material: {0}")]
     Material(&'static str),
 }
+
+#[cfg(test)]
+mod tests;

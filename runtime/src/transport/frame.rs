@@ -242,3 +242,26 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the bytes, the decoder returns a frame or a
+        /// `PeerMisbehaved` error, never panics, and accepts exactly the
+        /// well-formed encodings.
+        #[test]
+        fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            match decode_frame(&bytes, 32) {
+                Ok(frame) => {
+                    let again = encode_frame(frame.kind, &frame.payload, 32).unwrap();
+                    prop_assert_eq!(again, bytes);
+                }
+                Err(TransportError::PeerMisbehaved(_)) => {}
+                Err(other) => prop_assert!(false, "unexpected error {:?}", other),
+            }
+        }
+    }
+}
