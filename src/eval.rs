@@ -49,10 +49,15 @@ fn load_plan(path: &Path) -> anyhow::Result<Result<SavedPlan, ExitCode>> {
     }
     let source = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let name = path.display().to_string();
+    let color = std::io::stderr().is_terminal();
     match chimera_compiler::compile(&name, &source) {
-        Ok(compiled) => Ok(Ok(compiled.saved)),
+        Ok(compiled) => {
+            if !compiled.warnings.is_empty() {
+                eprint!("{}", compiled.warnings.render(&name, &source, color));
+            }
+            Ok(Ok(compiled.saved))
+        }
         Err(diagnostics) => {
-            let color = std::io::stderr().is_terminal();
             eprint!("{}", diagnostics.render(&name, &source, color));
             Ok(Err(ExitCode::from(1)))
         }

@@ -223,3 +223,61 @@ fn a_broken_program_gets_diagnostics_and_exit_1() {
     assert!(stdout(&out).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn float_mode_is_the_float_model_close_to_fixed() {
+    let scores = |mode: &[&str]| -> (String, Vec<f64>) {
+        let mut extra = vec!["--json"];
+        extra.extend_from_slice(mode);
+        let out = eval("netA_secureml", "mnist_batch16_flat.npy", &extra);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let all = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                r["scores"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_f64().unwrap())
+            })
+            .collect();
+        (v["mode"].as_str().unwrap().to_string(), all)
+    };
+    let (fixed_mode, fixed) = scores(&[]);
+    let (float_mode, float) = scores(&["--float"]);
+    assert_eq!(
+        (fixed_mode.as_str(), float_mode.as_str()),
+        ("fixed", "float")
+    );
+    assert_eq!(fixed.len(), 160);
+    assert!(
+        fixed.iter().zip(&float).any(|(a, b)| a != b),
+        "the modes differ in the last bits"
+    );
+    for (a, b) in fixed.iter().zip(&float) {
+        assert!((a - b).abs() < 2e-3, "fixed {a} vs float {b}");
+    }
+}
+
+#[test]
+fn the_number_of_inputs_must_match_the_network() {
+    let out = chimera(&[
+        "eval",
+        "examples/netD_chameleon.nn",
+        "--weights",
+        "examples/netD_chameleon.safetensors",
+        "--input",
+        "examples/inputs/mnist_0.npy",
+        "--input",
+        "examples/inputs/mnist_1.npy",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("the network has 1 input(s) (`x` [1, 28, 28]), 2 --input file(s) were given"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -50,8 +50,16 @@ fn fixed_point_accuracy_equals_float_on_1000_mnist_images() {
             .zip(labels(&cmp.float))
             .filter(|(a, b)| **a != *b)
             .count();
+        let largest_error = cmp
+            .report
+            .steps
+            .iter()
+            .filter(|s| s.frac_bits.is_some())
+            .map(|s| s.max_abs_error)
+            .fold(0.0, f64::max);
+        let secure_bound = oracle::deviation_bounds(plan, &bound);
         println!(
-            "{stem}: fixed-point accuracy {:.1} %, float {:.1} % on the first {IMAGES} MNIST test images ({disagree} labels differ)",
+            "{stem}: fixed-point accuracy {:.1} %, float {:.1} % on the first {IMAGES} MNIST test images ({disagree} labels differ); largest fixed-vs-float error {largest_error:.2e}; secure-vs-oracle bound {secure_bound:?}",
             100.0 * fixed,
             100.0 * float
         );
