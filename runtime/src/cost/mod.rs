@@ -51,8 +51,9 @@ pub mod traffic;
 pub use circuits::{add_const, boolean_step, BooleanStep};
 pub use traffic::{Pattern, Traffic};
 
+use crate::arith::cost as arith_cost;
 use crate::arith::linear::{Conv2dShape, LinearShape};
-use crate::circuit::{dealer_bytes, OpCost, FRAME_HEADER};
+use crate::circuit::{OpCost, FRAME_HEADER};
 use crate::convert::{self, Conversion};
 use crate::dealer::{Demand, Pool};
 use crate::plan::{Op, Party, Plan, Protocol, ValueInfo};
@@ -133,41 +134,6 @@ fn arity(op: &Op) -> usize {
     }
 }
 
-/// One simultaneous exchange of `words` words each way.
-fn exchange(words: u64) -> OpCost {
-    OpCost {
-        rounds: 1,
-        bytes_server_to_client: 8 * words + FRAME_HEADER,
-        bytes_client_to_server: 8 * words + FRAME_HEADER,
-        messages_server_to_client: 1,
-        messages_client_to_server: 1,
-        server_flights: 1,
-        client_flights: 1,
-        ..OpCost::ZERO
-    }
-}
-
-/// Cost of a private-weight linear layer on `batch` rows: the client's
-/// masked activations online, the masked weights ahead (once per session).
-fn linear_cost(shape: &LinearShape, batch: usize) -> OpCost {
-    OpCost {
-        rounds: 1,
-        bytes_client_to_server: 8 * (shape.input_len() * batch) as u64 + FRAME_HEADER,
-        messages_client_to_server: 1,
-        client_flights: 1,
-        ahead_of_query_bytes: 8 * shape.weight_len() as u64 + FRAME_HEADER,
-        ahead_of_query_messages: 1,
-        dealer_bytes: dealer_bytes(
-            Pool::Matrix {
-                layer: 0,
-                shape: *shape,
-            },
-            batch as u64,
-        ),
-        ..OpCost::ZERO
-    }
-}
-
 /// The exact cost of one step on a batch of `batch` rows.
 ///
 /// `protocol` is the step's protocol; for [`Op::Convert`] it is the target
@@ -188,7 +154,6 @@ pub fn step_cost(
         });
     }
     let n = inputs[0].len() * batch;
-    let n64 = n as u64;
     let unsupported = || CostError::Unsupported {
         op: op.name(),
         protocol,
@@ -202,22 +167,17 @@ pub fn step_cost(
         Protocol::Arith => match op {
             Op::Dense { .. } | Op::Conv2d { .. } => {
                 let shape = linear_shape(op, inputs[0])?.ok_or_else(unsupported)?;
-                Ok(linear_cost(&shape, batch))
+                Ok(arith_cost::linear_query(&shape, batch) + arith_cost::linear_setup(&shape))
             }
-            Op::Mul | Op::Square => Ok(OpCost {
-                dealer_bytes: dealer_bytes(Pool::Beaver, n64),
-                ..exchange(2 * n64)
-            }),
+            Op::Mul => Ok(arith_cost::mul(n)),
+            Op::Square => Ok(arith_cost::square(n)),
             Op::Truncate { bits } => {
                 if !(1..=62).contains(bits) {
                     return Err(CostError::Shape(format!(
                         "truncation by {bits} bits (1 to 62 run in arith)"
                     )));
                 }
-                Ok(OpCost {
-                    dealer_bytes: dealer_bytes(Pool::Trunc { bits: *bits }, n64),
-                    ..exchange(n64)
-                })
+                Ok(arith_cost::truncate(n, *bits))
             }
             Op::Add
             | Op::Sub
@@ -414,8 +374,11 @@ pub fn demand(plan: &Plan, batch: usize, queries: usize) -> Result<Demand, CostE
                     d.linear(i as u32, shape, batch as u64 * q);
                 }
             }
-            (Op::Mul | Op::Square, _) => {
+            (Op::Mul, _) => {
                 d.beaver(n * q);
+            }
+            (Op::Square, _) => {
+                d.add(Pool::Square, n * q);
             }
             (Op::Truncate { bits }, Protocol::Arith) => {
                 d.trunc_pairs(n * q, *bits);

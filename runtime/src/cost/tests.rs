@@ -93,7 +93,7 @@ fn arithmetic_costs_follow_the_protocols() {
     let t = step_cost(&Op::Truncate { bits: 16 }, Protocol::Arith, &[&y], &y, 2).unwrap();
     assert_eq!((t.rounds, t.bytes_server_to_client), (1, 8 * 200 + 5));
     let m = step_cost(&Op::Square, Protocol::Arith, &[&y], &y, 1).unwrap();
-    assert_eq!(m.bytes_client_to_server, 16 * 100 + 5);
+    assert_eq!(m.bytes_client_to_server, 8 * 100 + 5);
     let yv = value(&[100], Protocol::Yao);
     let r = step_cost(&Op::Relu, Protocol::Yao, &[&yv], &yv, 1).unwrap();
     assert_eq!(r.rounds, 0);

@@ -48,7 +48,8 @@ pub enum Pattern {
     /// The server sends, the client receives.
     ServerToClient,
     /// Random-OT input labels (A2Y, B2Y): the server sends its corrections
-    /// (and tables), the client its flips; the server answers.
+    /// (and tables) ahead; the client reads them and sends its flips; the
+    /// server answers.
     OtRoundTrip,
 }
 
@@ -208,6 +209,7 @@ impl Timeline {
             }
             Pattern::OtRoundTrip => {
                 self.server.send();
+                self.client.recv();
                 self.client.send();
                 self.server.recv();
                 self.server.send();

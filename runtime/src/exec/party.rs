@@ -402,8 +402,8 @@ impl<'a, 'w> Runner<'a, 'w> {
                     Side::Server { yao, .. } => {
                         convert::b2y_server(&mut *self.ch, &mut *self.mat, yao, &own)?
                     }
-                    Side::Client { .. } => {
-                        convert::b2y_client(&mut *self.ch, &mut *self.mat, &own)?
+                    Side::Client { yao, .. } => {
+                        convert::b2y_client(&mut *self.ch, &mut *self.mat, yao, &own)?
                     }
                 }),
             };
@@ -483,7 +483,7 @@ impl<'a, 'w> Runner<'a, 'w> {
             }
             Op::Square => {
                 let x = self.a(i, 0)?.to_vec();
-                arith::mul_with(&mut *self.ch, &mut *self.mat, &x, &x)?
+                arith::square_with(&mut *self.ch, &mut *self.mat, &x)?
             }
             Op::Truncate { bits } => {
                 let x = self.a(i, 0)?.to_vec();
@@ -604,8 +604,8 @@ impl<'a, 'w> Runner<'a, 'w> {
             (Conversion::B2Y, Share::B(v), Side::Server { yao, .. }) => {
                 Share::Y(convert::b2y_server(ch, mat, yao, &v)?)
             }
-            (Conversion::B2Y, Share::B(v), Side::Client { .. }) => {
-                Share::Y(convert::b2y_client(ch, mat, &v)?)
+            (Conversion::B2Y, Share::B(v), Side::Client { yao, .. }) => {
+                Share::Y(convert::b2y_client(ch, mat, yao, &v)?)
             }
             (Conversion::Y2B, Share::Y(y), _) => Share::B(convert::y2b(&y)),
             _ => {

@@ -1,0 +1,299 @@
+//! The secure executor on every example network, compiled by the real
+//! compiler: `simulate` (both parties on threads, in-memory channel, trusted
+//! dealer) equals the plaintext fixed-point oracle — scores within
+//! `oracle::deviation_bounds` (bit for bit when the bound is 0, i.e. every
+//! truncation runs in B/Y), labels identical wherever the oracle's two best
+//! scores are further apart than twice the bound — and the traffic both
+//! channels measured equals `cost::plan_cost` exactly, frame for frame and
+//! flight for flight. netA, netB and netD use their trained weights and
+//! bundled MNIST images; the others seeded random weights and inputs
+//! (the generator of `tests/oracle_examples.rs`). netD also runs over
+//! loopback TCP.
+
+mod common;
+
+use chimera_runtime::cost::{demand, plan_cost};
+use chimera_runtime::dealer::{SessionId, TrustedDealer};
+use chimera_runtime::exec::{run_client, run_server, simulate, RunResult};
+use chimera_runtime::oracle::{self, Mode, Tolerance};
+use chimera_runtime::plan::{Encoding, Op, Party, Plan, Reveal};
+use chimera_runtime::prg::Seed;
+use chimera_runtime::tensor_io::{self, Batch};
+use chimera_runtime::transport::{ChannelConfig, TcpChannel};
+use chimera_runtime::weights::{self, BoundWeights};
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
+
+/// A small deterministic generator, uniform in [0, 1).
+struct Lcg(u64);
+
+impl Lcg {
+    fn unit(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n).map(|_| lo + (hi - lo) * self.unit()).collect()
+    }
+}
+
+/// Random float32 tensors (scaled by 1/√fan-in, batchnorm near identity)
+/// for every parameter the plan names.
+fn random_weights(plan: &Plan, rng: &mut Lcg) -> Vec<u8> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f64>)> = Vec::new();
+    for step in &plan.steps {
+        let Some(p) = step.op.linear_params() else {
+            continue;
+        };
+        if tensors.iter().any(|(n, _, _)| *n == p.weight) {
+            continue;
+        }
+        let x = &plan.value(step.inputs[0]).shape;
+        let shape = match &step.op {
+            Op::Dense { out_features, .. } => vec![*out_features, x.iter().product()],
+            Op::Conv2d {
+                out_channels,
+                kernel,
+                ..
+            } => vec![*out_channels, x[0], kernel[0], kernel[1]],
+            _ => continue,
+        };
+        let out = shape[0];
+        let fan_in: usize = shape[1..].iter().product();
+        let limit = (3.0 / fan_in as f64).sqrt();
+        let n = shape.iter().product();
+        tensors.push((p.weight.clone(), shape, rng.vec(n, -limit, limit)));
+        if let Some(b) = &p.bias {
+            tensors.push((b.clone(), vec![out], rng.vec(out, -0.1, 0.1)));
+        }
+        if let Some(bn) = &p.batchnorm {
+            tensors.push((bn.gamma.clone(), vec![out], rng.vec(out, 0.8, 1.2)));
+            tensors.push((bn.beta.clone(), vec![out], rng.vec(out, -0.1, 0.1)));
+            tensors.push((bn.mean.clone(), vec![out], rng.vec(out, -0.1, 0.1)));
+            tensors.push((bn.var.clone(), vec![out], rng.vec(out, 0.5, 1.5)));
+        }
+    }
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, d)| d.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s, _), b)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+/// The trained weights and `rows` bundled MNIST images for netA/B/D;
+/// seeded random weights and inputs for the others.
+fn setup(stem: &str, seed: u64, rows: usize) -> (Plan, BoundWeights, Vec<Batch>) {
+    let plan = common::compile_example(stem).plan;
+    let trained = common::example(&format!("{stem}.safetensors"));
+    let mut rng = Lcg(seed);
+    let bound = if trained.exists() {
+        weights::load(&plan, &trained).unwrap()
+    } else {
+        weights::bind(&plan, &random_weights(&plan, &mut rng)).unwrap()
+    };
+    let batches = plan
+        .inputs
+        .iter()
+        .map(|i| {
+            let info = plan.value(i.value);
+            let file = match &info.shape[..] {
+                [1, 28, 28] => Some("mnist_batch16.npy"),
+                [784] => Some("mnist_batch16_flat.npy"),
+                _ => None,
+            };
+            match file {
+                Some(f) => {
+                    let mut b = tensor_io::load_npy(&common::example(&format!("inputs/{f}")))
+                        .unwrap()
+                        .into_batch(&info.name, &info.shape)
+                        .unwrap();
+                    b.rows = b.rows.min(rows);
+                    b.data.truncate(b.rows * info.len());
+                    b
+                }
+                None => Batch {
+                    rows,
+                    row_shape: info.shape.clone(),
+                    data: rng.vec(rows * info.len(), 0.0, 1.0),
+                },
+            }
+        })
+        .collect();
+    (plan, bound, batches)
+}
+
+/// The secure outputs against the oracle's, within the deviation bound.
+fn assert_matches_oracle(
+    stem: &str,
+    plan: &Plan,
+    bound: &BoundWeights,
+    inputs: &[Batch],
+    client: &RunResult,
+) {
+    let want = oracle::evaluate(plan, bound, inputs, Mode::Fixed).unwrap();
+    let bounds = oracle::deviation_bounds(plan, bound);
+    let mut compared = 0;
+    for ((spec, expected), dev) in plan.outputs.iter().zip(&want.outputs).zip(&bounds) {
+        if spec.to != Party::Client {
+            continue;
+        }
+        let got = client
+            .outputs
+            .iter()
+            .find(|o| o.name == spec.name)
+            .unwrap_or_else(|| panic!("{stem}: output `{}` missing", spec.name));
+        compared += 1;
+        assert_eq!(got.values.len(), expected.values.len(), "{stem}");
+        // No static bound (a product after an A truncation): the oracle
+        // module's empirical per-step tolerance.
+        let range = expected.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let tol =
+            dev.unwrap_or_else(|| Tolerance::for_frac_bits(plan.fixed.frac_bits).bound(range));
+        if expected.encoding == Encoding::Integer {
+            // Labels: identical unless the oracle's input to argmax has a
+            // near tie (checked below on the scores, when revealed).
+            if tol == 0.0 {
+                assert_eq!(got.values, expected.values, "{stem}: labels");
+            }
+            continue;
+        }
+        for (g, e) in got.values.iter().zip(&expected.values) {
+            assert!(
+                (g - e).abs() <= tol,
+                "{stem}: output `{}`: secure {g}, oracle {e}, bound {tol}",
+                spec.name
+            );
+        }
+        // The label of every row whose top two scores are clearly apart.
+        if let Some(labels) = plan
+            .outputs
+            .iter()
+            .position(|o| o.reveal == Reveal::Label && o.to == Party::Client)
+        {
+            let n = got.row_len();
+            for r in 0..got.rows {
+                let row = expected.row(r);
+                let mut sorted = row.to_vec();
+                sorted.sort_by(|a, b| b.total_cmp(a));
+                if n > 1 && sorted[0] - sorted[1] > 2.0 * tol {
+                    let secure = client
+                        .outputs
+                        .iter()
+                        .find(|o| o.name == plan.outputs[labels].name);
+                    assert_eq!(
+                        secure.and_then(|o| o.label(r)),
+                        want.outputs[labels].label(r),
+                        "{stem}: row {r}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(compared > 0, "{stem}: nothing revealed to the client");
+}
+
+fn check_example(stem: &str, seed: u64, rows: usize) {
+    let (plan, bound, inputs) = setup(stem, seed, rows);
+    let rows = inputs[0].rows;
+    let sim = simulate(&plan, &bound, &inputs, Some(Seed::from_u64(seed))).unwrap();
+    assert_matches_oracle(stem, &plan, &bound, &inputs, &sim.client);
+    let p = &sim.predicted;
+    assert_eq!(sim.server.stats.session, p.session.server, "{stem}");
+    assert_eq!(sim.client.stats.session, p.session.client, "{stem}");
+    assert_eq!(sim.server.stats.query, p.query.server, "{stem}");
+    assert_eq!(sim.client.stats.query, p.query.client, "{stem}");
+    let q = &sim.client.stats.query;
+    println!(
+        "{stem} batch {rows}: query {} B sent by the client, {} B by the server, \
+         {} client / {} server flights; session {} B; online {:.1} ms",
+        q.bytes_sent,
+        q.bytes_received,
+        q.rounds,
+        sim.server.stats.query.rounds,
+        sim.server.stats.session.bytes_sent + sim.client.stats.session.bytes_sent,
+        sim.client.stats.online_seconds * 1e3
+    );
+}
+
+#[test]
+fn net_d_matches_the_oracle_and_the_cost() {
+    check_example("netD_chameleon", 1, 16);
+}
+
+#[test]
+fn net_a_matches_the_oracle_and_the_cost() {
+    check_example("netA_secureml", 2, 8);
+}
+
+#[test]
+fn net_b_matches_the_oracle_and_the_cost() {
+    check_example("netB_minionn", 3, 2);
+}
+
+#[test]
+fn net_c_matches_the_oracle_and_the_cost() {
+    check_example("netC_lenet", 4, 1);
+}
+
+#[test]
+fn cryptonets_matches_the_oracle_and_the_cost() {
+    check_example("cryptonets", 5, 4);
+}
+
+#[test]
+fn resnet_block_matches_the_oracle_and_the_cost() {
+    check_example("resnet_block", 6, 2);
+}
+
+#[test]
+fn sigmoid_poly_matches_the_oracle_and_the_cost() {
+    check_example("sigmoid_poly", 7, 4);
+}
+
+#[test]
+fn cifar_minionn_matches_the_oracle_and_the_cost() {
+    check_example("cifar_minionn", 8, 1);
+}
+
+#[test]
+fn net_d_over_loopback_tcp() {
+    let (plan, bound, inputs) = setup("netD_chameleon", 9, 4);
+    let rows = inputs[0].rows;
+    let need = demand(&plan, rows, 1).unwrap();
+    let (mut m0, mut m1) =
+        TrustedDealer::pair(plan.hash().unwrap(), SessionId([3; 16]), None, &need).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = ChannelConfig::default();
+    let (server, client) = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let mut ch = TcpChannel::accept(&listener, config).unwrap();
+            run_server(&plan, &bound, &mut m0, &mut ch, rows)
+        });
+        let mut ch = TcpChannel::connect(addr, config).unwrap();
+        let c = run_client(&plan, &inputs, &mut m1, &mut ch);
+        (h.join().unwrap(), c)
+    });
+    let (server, client) = (server.unwrap(), client.unwrap());
+    assert!(server.outputs.is_empty());
+    assert_matches_oracle("netD_chameleon", &plan, &bound, &inputs, &client);
+    let p = plan_cost(&plan, rows).unwrap();
+    assert_eq!(server.stats.session, p.session.server);
+    assert_eq!(client.stats.session, p.session.client);
+    assert_eq!(server.stats.query, p.query.server);
+    assert_eq!(client.stats.query, p.query.client);
+}
