@@ -291,6 +291,15 @@ impl<'a, 'w> Runner<'a, 'w> {
                 found_session: self.mat.session().to_hex(),
             }));
         }
+        if let Side::Server { weights, .. } = &self.side {
+            if weights.plan_hash != plan_hash {
+                return Err(ExecError::Shape(format!(
+                    "the weights were bound to plan {}, this run is plan {}",
+                    weights.plan_hash.short(),
+                    plan_hash.short()
+                )));
+            }
+        }
         let mine = hello::Hello {
             plan: plan_hash,
             session: self.mat.session(),

@@ -400,3 +400,17 @@ fn loopback_tcp_gives_the_simulated_result_and_traffic() {
     let p = plan_cost(&plan, 4).unwrap();
     assert_eq!(p, sim.predicted);
 }
+
+#[test]
+fn weights_bound_to_another_plan_are_refused() {
+    let (plan, t) = gmw_plan();
+    let mut other = plan.clone();
+    other.model = "other".into();
+    let w = bind(&plan, &t);
+    let d = demand(&other, 1, 1).unwrap();
+    let (s, c) = run_pair(&other, &other, &w, &d, &d, batch(&plan, 1, 1), 1);
+    let s = s.unwrap_err().to_string();
+    assert!(s.contains("the weights were bound to plan"), "{s}");
+    let c = c.unwrap_err().to_string();
+    assert!(c.contains("the server failed"), "{c}");
+}
