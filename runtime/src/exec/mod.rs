@@ -25,7 +25,9 @@
 mod hello;
 mod layout;
 mod party;
+mod result;
 mod simulate;
+mod steps;
 
 pub use hello::{Hello, HELLO_LEN};
 pub use party::{run_client, run_server, ClientResult, RevealedOutput, RunResult, RunStats};

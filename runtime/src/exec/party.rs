@@ -1,90 +1,24 @@
-//! One party's walk through the plan: session set-up, input sharing, every
-//! step in its protocol, output reveals.
+//! One party's walk through the plan: session set-up, input sharing, the
+//! steps (dispatched to [`super::steps`]), output reveals.
 
-use super::layout::{gather, interleave, pool_windows, shift_labels, shift_words, window_sums};
+pub use super::result::{ClientResult, RevealedOutput, RunResult, RunStats};
 use super::{hello, ExecError};
 use crate::arith::{self, linear::LinearShape, LinearClient, LinearServer};
-use crate::convert::{self, Conversion};
-use crate::cost::{boolean_step, linear_shape, step_cost};
+use crate::convert;
+use crate::cost::{linear_shape, step_cost};
 use crate::dealer::Material;
-use crate::plan::{Encoding, Op, Party, Plan, Protocol, Reveal, ValueInfo};
+use crate::plan::{Encoding, Party, Plan, Protocol, ValueInfo};
 use crate::prg::Prg;
 use crate::tensor_io::Batch;
-use crate::transport::{Channel, ChannelStats, TransportError};
+use crate::transport::{Channel, TransportError};
 use crate::weights::BoundWeights;
 use crate::yao::{YShare, YaoClient, YaoServer};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// What a party's channel counted, by part of the run, and how long each took.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct RunStats {
-    /// Preamble and masked weights (once per session).
-    pub session: ChannelStats,
-    /// The query: inputs, steps, reveals.
-    pub query: ChannelStats,
-    /// Wall time of the session set-up, seconds.
-    pub setup_seconds: f64,
-    /// Wall time of the query, seconds.
-    pub online_seconds: f64,
-}
-
-/// One output statement as revealed to this party.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RevealedOutput {
-    /// Name in the program.
-    pub name: String,
-    /// Label or scores.
-    pub reveal: Reveal,
-    /// Shape of one row's value.
-    pub shape: Vec<usize>,
-    /// How the ring elements encode numbers.
-    pub encoding: Encoding,
-    /// Rows.
-    pub rows: usize,
-    /// Ring elements, row-major.
-    pub ring: Vec<u64>,
-    /// Decoded numbers, row-major.
-    pub values: Vec<f64>,
-}
-
-impl RevealedOutput {
-    /// Elements per row.
-    pub fn row_len(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    /// The values of row `r`.
-    pub fn row(&self, r: usize) -> &[f64] {
-        let n = self.row_len();
-        &self.values[r * n..(r + 1) * n]
-    }
-
-    /// Row `r`'s label, for an integer (argmax) output.
-    pub fn label(&self, r: usize) -> Option<usize> {
-        match self.encoding {
-            Encoding::Integer => self.ring.get(r * self.row_len()).map(|&v| v as usize),
-            Encoding::Fixed { .. } => None,
-        }
-    }
-}
-
-/// What a run gives one party: the outputs revealed to it (none for the
-/// server of a usual plan) and its traffic.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunResult {
-    /// Outputs opened to this party, in the plan's order.
-    pub outputs: Vec<RevealedOutput>,
-    /// Channel counters and times.
-    pub stats: RunStats,
-}
-
-/// Alias for the client's result.
-pub type ClientResult = RunResult;
-
 /// One party's share of a value.
 #[derive(Clone)]
-enum Share {
+pub(super) enum Share {
     A(Vec<u64>),
     B(Vec<u64>),
     Y(YShare),
@@ -99,12 +33,12 @@ impl Share {
     }
 }
 
-struct ServerLinear {
-    linear: LinearServer,
-    bias: Vec<u64>,
+pub(super) struct ServerLinear {
+    pub(super) linear: LinearServer,
+    pub(super) bias: Vec<u64>,
 }
 
-enum Side<'w> {
+pub(super) enum Side<'w> {
     Server {
         weights: &'w BoundWeights,
         yao: Box<YaoServer>,
@@ -116,15 +50,15 @@ enum Side<'w> {
     },
 }
 
-struct Runner<'a, 'w> {
-    plan: &'a Plan,
-    party: Party,
-    ch: &'a mut dyn Channel,
-    mat: &'a mut dyn Material,
-    batch: usize,
-    side: Side<'w>,
-    values: Vec<Option<Share>>,
-    last_use: Vec<usize>,
+pub(super) struct Runner<'a, 'w> {
+    pub(super) plan: &'a Plan,
+    pub(super) party: Party,
+    pub(super) ch: &'a mut dyn Channel,
+    pub(super) mat: &'a mut dyn Material,
+    pub(super) batch: usize,
+    pub(super) side: Side<'w>,
+    pub(super) values: Vec<Option<Share>>,
+    pub(super) last_use: Vec<usize>,
 }
 
 /// Run the server's side of one query of `batch` rows: its weights stay
@@ -421,208 +355,11 @@ impl<'a, 'w> Runner<'a, 'w> {
         Ok(())
     }
 
-    fn input(&self, i: usize, k: usize) -> Result<&Share, ExecError> {
+    pub(super) fn input(&self, i: usize, k: usize) -> Result<&Share, ExecError> {
         let id = self.plan.steps[i].inputs[k];
         self.values[id.index()]
             .as_ref()
             .ok_or_else(|| ExecError::Internal(format!("value {id} read after it was freed")))
-    }
-
-    fn step(&mut self, i: usize) -> Result<Share, ExecError> {
-        let step = &self.plan.steps[i];
-        if let Op::Convert = step.op {
-            let x = self.input(i, 0)?.clone();
-            return self.convert(x, step.protocol);
-        }
-        match step.protocol {
-            Protocol::Arith => self.arith_step(i).map(Share::A),
-            Protocol::Gmw => self.gmw_step(i).map(Share::B),
-            Protocol::Yao => self.yao_step(i).map(Share::Y),
-        }
-    }
-
-    fn a(&self, i: usize, k: usize) -> Result<&[u64], ExecError> {
-        match self.input(i, k)? {
-            Share::A(v) => Ok(v),
-            _ => Err(ExecError::Internal(format!("step {i} reads a non-A value"))),
-        }
-    }
-
-    fn b(&self, i: usize, k: usize) -> Result<&[u64], ExecError> {
-        match self.input(i, k)? {
-            Share::B(v) => Ok(v),
-            _ => Err(ExecError::Internal(format!("step {i} reads a non-B value"))),
-        }
-    }
-
-    fn y(&self, i: usize, k: usize) -> Result<&YShare, ExecError> {
-        match self.input(i, k)? {
-            Share::Y(v) => Ok(v),
-            _ => Err(ExecError::Internal(format!("step {i} reads a non-Y value"))),
-        }
-    }
-
-    fn arith_step(&mut self, i: usize) -> Result<Vec<u64>, ExecError> {
-        let plan = self.plan;
-        let step = &plan.steps[i];
-        let party = self.party;
-        Ok(match &step.op {
-            Op::Dense { .. } | Op::Conv2d { .. } => {
-                let x = self.a(i, 0)?.to_vec();
-                match &self.side {
-                    Side::Server { linear, .. } => {
-                        let l = linear.get(&i).ok_or_else(|| {
-                            ExecError::Internal(format!("layer {i} was not set up"))
-                        })?;
-                        let mut y = l.linear.eval(&mut *self.ch, &mut *self.mat, &x)?;
-                        arith::add_bias(party, &mut y, &l.bias)?;
-                        y
-                    }
-                    Side::Client { linear, .. } => {
-                        let l = linear.get(&i).ok_or_else(|| {
-                            ExecError::Internal(format!("layer {i} was not set up"))
-                        })?;
-                        l.eval(&mut *self.ch, &mut *self.mat, &x)?
-                    }
-                }
-            }
-            Op::Mul => {
-                let (x, y) = (self.a(i, 0)?.to_vec(), self.a(i, 1)?.to_vec());
-                arith::mul_with(&mut *self.ch, &mut *self.mat, &x, &y)?
-            }
-            Op::Square => {
-                let x = self.a(i, 0)?.to_vec();
-                arith::square_with(&mut *self.ch, &mut *self.mat, &x)?
-            }
-            Op::Truncate { bits } => {
-                let x = self.a(i, 0)?.to_vec();
-                arith::truncate(&mut *self.ch, &mut *self.mat, &x, *bits)?
-            }
-            Op::Add => arith::add(self.a(i, 0)?, self.a(i, 1)?),
-            Op::Sub => arith::sub(self.a(i, 0)?, self.a(i, 1)?),
-            Op::AddConst { c } => arith::add_const(party, self.a(i, 0)?, *c as u64),
-            Op::MulConst { c } => arith::scale(self.a(i, 0)?, *c as u64),
-            Op::SumPool { kernel, stride } => {
-                let shape = &plan.value(step.inputs[0]).shape;
-                let (idx, _) = pool_windows(shape, *kernel, *stride, self.batch)?;
-                window_sums(&gather(self.a(i, 0)?, &idx), kernel[0] * kernel[1])
-            }
-            Op::Reshape => self.a(i, 0)?.to_vec(),
-            op => {
-                return Err(ExecError::Plan(crate::cost::CostError::Unsupported {
-                    op: op.name(),
-                    protocol: Protocol::Arith,
-                }))
-            }
-        })
-    }
-
-    /// The operands of a boolean circuit, instance-major, as word indices
-    /// or pairs (for B) — shared by GMW and Yao through `arrange`.
-    fn circuit_layout(&self, i: usize) -> Result<Option<Vec<usize>>, ExecError> {
-        let step = &self.plan.steps[i];
-        Ok(match &step.op {
-            Op::MaxPool { kernel, stride } => {
-                let shape = &self.plan.value(step.inputs[0]).shape;
-                Some(pool_windows(shape, *kernel, *stride, self.batch)?.0)
-            }
-            _ => None,
-        })
-    }
-
-    fn gmw_step(&mut self, i: usize) -> Result<Vec<u64>, ExecError> {
-        let plan = self.plan;
-        let step = &plan.steps[i];
-        match &step.op {
-            Op::Reshape => return Ok(self.b(i, 0)?.to_vec()),
-            Op::Truncate { bits } => return Ok(shift_words(self.b(i, 0)?, *bits)),
-            _ => {}
-        }
-        let ins: Vec<&ValueInfo> = step.inputs.iter().map(|v| plan.value(*v)).collect();
-        let b = boolean_step(&step.op, Protocol::Gmw, &ins, plan.value(step.output))?
-            .ok_or_else(|| ExecError::Internal("a local step reached the circuit path".into()))?;
-        let operands = if step.inputs.len() == 2 {
-            interleave(self.b(i, 0)?, self.b(i, 1)?)
-        } else if let Some(idx) = self.circuit_layout(i)? {
-            gather(self.b(i, 0)?, &idx)
-        } else {
-            self.b(i, 0)?.to_vec()
-        };
-        Ok(crate::gmw::run(
-            &mut *self.ch,
-            &mut *self.mat,
-            &b.circuit,
-            &operands,
-        )?)
-    }
-
-    fn yao_step(&mut self, i: usize) -> Result<YShare, ExecError> {
-        let plan = self.plan;
-        let step = &plan.steps[i];
-        match &step.op {
-            Op::Reshape => return Ok(self.y(i, 0)?.clone()),
-            Op::Truncate { bits } => {
-                return Ok(YShare::from_labels(shift_labels(
-                    self.y(i, 0)?.labels(),
-                    *bits,
-                ))?)
-            }
-            _ => {}
-        }
-        let ins: Vec<&ValueInfo> = step.inputs.iter().map(|v| plan.value(*v)).collect();
-        let b = boolean_step(&step.op, Protocol::Yao, &ins, plan.value(step.output))?
-            .ok_or_else(|| ExecError::Internal("a local step reached the circuit path".into()))?;
-        let operands = if step.inputs.len() == 2 {
-            YShare::interleave(&[self.y(i, 0)?, self.y(i, 1)?])?
-        } else if let Some(idx) = self.circuit_layout(i)? {
-            self.y(i, 0)?.gather(&idx)?
-        } else {
-            self.y(i, 0)?.clone()
-        };
-        Ok(match &mut self.side {
-            Side::Server { yao, .. } => yao.eval(&mut *self.ch, &b.circuit, &operands)?,
-            Side::Client { yao, .. } => yao.eval(&mut *self.ch, &b.circuit, &operands)?,
-        })
-    }
-
-    fn convert(&mut self, x: Share, to: Protocol) -> Result<Share, ExecError> {
-        let from = match &x {
-            Share::A(_) => Protocol::Arith,
-            Share::B(_) => Protocol::Gmw,
-            Share::Y(_) => Protocol::Yao,
-        };
-        let kind = Conversion::between(from, to)
-            .ok_or(ExecError::Plan(crate::cost::CostError::NoConversion(from)))?;
-        let ch = &mut *self.ch;
-        let mat = &mut *self.mat;
-        Ok(match (kind, x, &mut self.side) {
-            (Conversion::A2B, Share::A(v), _) => Share::B(convert::a2b(ch, mat, &v, 0)?),
-            (Conversion::B2A, Share::B(v), _) => Share::A(convert::b2a(ch, mat, &v)?),
-            (Conversion::A2Y, Share::A(v), Side::Server { yao, .. }) => {
-                Share::Y(convert::a2y_server(ch, mat, yao, &v, 0)?)
-            }
-            (Conversion::A2Y, Share::A(v), Side::Client { yao, .. }) => {
-                Share::Y(convert::a2y_client(ch, mat, yao, &v, 0)?)
-            }
-            (Conversion::Y2A, Share::Y(y), Side::Server { yao, .. }) => {
-                Share::A(convert::y2a_server(ch, yao, &y)?)
-            }
-            (Conversion::Y2A, Share::Y(y), Side::Client { yao, .. }) => {
-                Share::A(convert::y2a_client(ch, yao, &y)?)
-            }
-            (Conversion::B2Y, Share::B(v), Side::Server { yao, .. }) => {
-                Share::Y(convert::b2y_server(ch, mat, yao, &v)?)
-            }
-            (Conversion::B2Y, Share::B(v), Side::Client { yao, .. }) => {
-                Share::Y(convert::b2y_client(ch, mat, yao, &v)?)
-            }
-            (Conversion::Y2B, Share::Y(y), _) => Share::B(convert::y2b(&y)),
-            _ => {
-                return Err(ExecError::Internal(
-                    "conversion of a mislabelled share".into(),
-                ))
-            }
-        })
     }
 
     fn reveal_outputs(&mut self) -> Result<Vec<RevealedOutput>, ExecError> {
