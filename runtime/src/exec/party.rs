@@ -137,9 +137,10 @@ pub fn run_server<C: Channel, M: Material>(
     channel: &mut C,
     batch: usize,
 ) -> Result<RunResult, ExecError> {
-    let yao = Box::new(YaoServer::new(
-        Prg::from_os().map_err(|e| ExecError::Internal(format!("no OS randomness: {e}")))?,
-    ));
+    let yao =
+        Box::new(YaoServer::new(Prg::from_os().map_err(|e| {
+            ExecError::Internal(format!("no OS randomness: {e}"))
+        })?));
     let side = Side::Server {
         weights,
         yao,
