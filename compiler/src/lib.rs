@@ -27,6 +27,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cost;
 pub mod diagnostics;
 pub mod emit;
 pub mod ir;
