@@ -8,10 +8,12 @@
 //! its executor reproduces byte for byte; this module only adds local-work
 //! counts and turns them into time.
 
+pub mod calibrate;
 pub mod estimate;
 pub mod network;
 pub mod oracle;
 pub mod profile;
+pub mod report;
 pub mod solve;
 
 pub use estimate::{Counts, Estimate, Objective, ObjectiveError, Times};
