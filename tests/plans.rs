@@ -182,15 +182,115 @@ fn sigmoid_poly_explains_its_polynomial_and_error() {
     assert!(note.contains("degree 3 on [-4, 4]"), "{note}");
     assert!(note.contains("p(x) = 0.5 + 0.227"), "{note}");
     assert!(note.contains("max |error| 0.03"), "{note}");
-    // Horner: one MulConst, two Mul, three truncations, two AddConst, all in A.
+    assert!(
+        note.contains("q(t) = 0.5 + 0.909393 t - 0.462097 t^3 with t = 0.25 x"),
+        "{note}"
+    );
+    // t = x/4, then Horner in t: two MulConst, two Mul, four truncations, two AddConst, all in A.
     let steps = &compiled.saved.plan.steps;
     let count = |f: fn(&Op) -> bool| steps.iter().filter(|s| s.layer == "s1" && f(&s.op)).count();
-    assert_eq!(count(|o| matches!(o, Op::MulConst { .. })), 1);
+    assert_eq!(count(|o| matches!(o, Op::MulConst { .. })), 2);
     assert_eq!(count(|o| matches!(o, Op::Mul)), 2);
-    assert_eq!(count(|o| matches!(o, Op::Truncate { .. })), 3);
+    assert_eq!(count(|o| matches!(o, Op::Truncate { .. })), 4);
     assert_eq!(count(|o| matches!(o, Op::AddConst { .. })), 2);
     assert!(steps
         .iter()
         .filter(|s| s.layer == "s1")
         .all(|s| s.protocol == Protocol::Arith));
+}
+
+#[test]
+fn trained_examples_run_on_the_oracle_with_fixed_point_labels_equal_to_float() {
+    use chimera_runtime::oracle::{evaluate, Mode};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for (name, input) in [
+        ("netA_secureml", "mnist_batch16_flat.npy"),
+        ("netB_minionn", "mnist_batch16.npy"),
+        ("netD_chameleon", "mnist_batch16.npy"),
+    ] {
+        let plan = compile(&format!("{name}.nn")).saved.plan;
+        let weights =
+            chimera_runtime::weights::load(&plan, &root.join(format!("{name}.safetensors")))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let x = plan.value(plan.inputs[0].value);
+        let batch = chimera_runtime::tensor_io::load_npy(&root.join("inputs").join(input))
+            .expect("sample input")
+            .into_batch(&x.name, &x.shape)
+            .expect("input of the declared shape");
+        let fixed = evaluate(&plan, &weights, std::slice::from_ref(&batch), Mode::Fixed)
+            .expect("fixed run");
+        let float = evaluate(&plan, &weights, std::slice::from_ref(&batch), Mode::Float)
+            .expect("float run");
+        let label = plan
+            .outputs
+            .iter()
+            .position(|o| o.reveal == Reveal::Label)
+            .expect("a label output");
+        let rows = fixed.rows;
+        assert_eq!(rows, 16);
+        let fixed_labels: Vec<_> = (0..rows).map(|r| fixed.outputs[label].label(r)).collect();
+        let float_labels: Vec<_> = (0..rows).map(|r| float.outputs[label].label(r)).collect();
+        assert_eq!(fixed_labels, float_labels, "{name}");
+        // The first 16 MNIST test images; every trained network gets them all right.
+        let truth = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6, 9, 0, 1, 5].map(Some);
+        assert_eq!(fixed_labels, truth.to_vec(), "{name}");
+    }
+}
+
+/// The error table of docs/language.md is what the compiler computes.
+#[test]
+fn the_approximation_errors_in_the_language_reference_are_the_compilers() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md"))
+            .expect("docs/language.md");
+    let mut checked = 0;
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | function | interval | degree 1 | degree 3 | degree 5 | degree 7 |
+        if cells.len() != 8 || !matches!(cells[1], "sigmoid" | "tanh") || !cells[2].starts_with('[')
+        {
+            continue;
+        }
+        let interval = cells[2].replace('−', "-");
+        for (i, degree) in [1, 3, 5, 7].iter().enumerate() {
+            let src = format!(
+                "model m\ninput x: [4] from client\ns = {}(x, approx = chebyshev(degree = {degree}, interval = {interval}))\n\
+                 output o = s to client\n",
+                cells[1]
+            );
+            let compiled = chimera_compiler::compile("doc.nn", src.as_bytes()).expect("valid");
+            let note = compiled
+                .explain
+                .iter()
+                .find(|n| n.contains("max |error|"))
+                .expect("a note");
+            let want = format!("max |error| {} ", cells[3 + i]);
+            assert!(note.contains(&want), "docs say {want} but: {note}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 16);
+    for (kind, err) in [("sigmoid", "0.1192"), ("tanh", "0.2384")] {
+        let src =
+            format!("model m\ninput x: [4] from client\ns = {kind}(x)\noutput o = s to client\n");
+        let compiled = chimera_compiler::compile("doc.nn", src.as_bytes()).expect("valid");
+        assert!(compiled
+            .explain
+            .iter()
+            .any(|n| n.contains(&format!("max |error| {err}"))));
+        assert!(doc.contains(err));
+    }
+}
+
+/// The first example of docs/language.md is examples/netD_chameleon.nn.
+#[test]
+fn the_language_reference_opens_with_the_real_net_d() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md"))
+            .expect("docs/language.md");
+    let start = doc.find("```nn\n").expect("an nn block") + 6;
+    let block = &doc[start..start + doc[start..].find("```").expect("closed")];
+    let doc_plan =
+        chimera_compiler::compile("doc.nn", block.as_bytes()).expect("the doc example compiles");
+    assert_eq!(doc_plan.saved.hash, compile("netD_chameleon.nn").saved.hash);
 }

@@ -168,6 +168,16 @@ pub enum OracleError {
         /// Why.
         source: EncodeError,
     },
+    /// A fractional element for an integer-encoded input.
+    #[error("input `{input}`, row {row}, element {index:?}: the input is an integer, this element has a fraction")]
+    NotInteger {
+        /// Input name.
+        input: String,
+        /// Row of the batch.
+        row: usize,
+        /// Index within the row.
+        index: Vec<usize>,
+    },
 }
 
 /// Check that the plan, its weights and the inputs belong together.
@@ -223,31 +233,106 @@ fn encode_inputs(
     start: usize,
     end: usize,
 ) -> Result<Vec<Vec<u64>>, OracleError> {
-    plan.inputs
-        .iter()
+    (0..plan.inputs.len())
         .zip(inputs)
-        .map(|(spec, batch)| {
-            let info = plan.value(spec.value);
-            let n = batch.row_len();
-            let frac = frac_bits_of(info.encoding).unwrap_or(0);
-            batch.data[start * n..end * n]
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    let encoded = match info.encoding {
-                        Encoding::Integer if v.fract() != 0.0 => Err(EncodeError::NotFinite(v)),
-                        _ => plan.fixed.encode_with(v, frac),
-                    };
-                    encoded.map_err(|source| OracleError::Encode {
+        .map(|(i, batch)| encode_rows(plan, i, batch, start, end))
+        .collect()
+}
+
+/// Encode rows `start..end` of `batch` for plan input number `input`.
+fn encode_rows(
+    plan: &Plan,
+    input: usize,
+    batch: &Batch,
+    start: usize,
+    end: usize,
+) -> Result<Vec<u64>, OracleError> {
+    let info = plan.value(plan.inputs[input].value);
+    let n = batch.row_len();
+    let frac = frac_bits_of(info.encoding).unwrap_or(0);
+    batch.data[start * n..end * n]
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let (row, index) = (
+                start + i / n.max(1),
+                crate::weights::unravel(i % n.max(1), &info.shape),
+            );
+            match info.encoding {
+                Encoding::Integer if v.is_finite() && v.fract() != 0.0 => {
+                    Err(OracleError::NotInteger {
                         input: info.name.clone(),
-                        row: start + i / n.max(1),
-                        index: crate::weights::unravel(i % n.max(1), &info.shape),
-                        source,
+                        row,
+                        index,
                     })
-                })
-                .collect()
+                }
+                _ => plan
+                    .fixed
+                    .encode_with(v, frac)
+                    .map_err(|source| OracleError::Encode {
+                        input: info.name.clone(),
+                        row,
+                        index,
+                        source,
+                    }),
+            }
         })
         .collect()
+}
+
+/// Encode a batch for plan input number `input` (an index into
+/// [`Plan::inputs`]) exactly as the oracle does: the ring elements the client
+/// secret-shares. Errors name the input, the row and the element.
+pub fn encode_batch(plan: &Plan, input: usize, batch: &Batch) -> Result<Vec<u64>, OracleError> {
+    let spec = plan
+        .inputs
+        .get(input)
+        .ok_or_else(|| OracleError::Inputs(format!("the plan has no input number {input}")))?;
+    let info = plan.value(spec.value);
+    if batch.row_shape != info.shape || batch.data.len() != batch.rows * batch.row_len() {
+        return Err(OracleError::Inputs(format!(
+            "input `{}` has shape {:?}, the batch gives {} rows of {:?}",
+            info.name, info.shape, batch.rows, batch.row_shape
+        )));
+    }
+    encode_rows(plan, input, batch, 0, batch.rows)
+}
+
+/// The [`Output`] of plan output number `index` from its raw ring elements
+/// for `rows` rows (what the client reconstructs after a secure run),
+/// decoded exactly as the oracle decodes its own.
+pub fn decode_output(plan: &Plan, index: usize, rows: usize, ring: &[u64]) -> Option<Output> {
+    let spec = plan.outputs.get(index)?;
+    let info = plan.value(spec.value);
+    if ring.len() != rows * info.len() {
+        return None;
+    }
+    let mut out = Output {
+        name: spec.name.clone(),
+        reveal: spec.reveal,
+        to: spec.to,
+        shape: info.shape.clone(),
+        encoding: info.encoding,
+        rows,
+        ring: Some(Vec::with_capacity(ring.len())),
+        values: Vec::with_capacity(ring.len()),
+    };
+    out.push_ring(&plan.fixed, ring);
+    Some(out)
+}
+
+impl Output {
+    /// Append ring elements, decoding them with this output's encoding.
+    fn push_ring(&mut self, format: &crate::plan::FixedFormat, ring: &[u64]) {
+        let encoding = self.encoding;
+        self.values.extend(ring.iter().map(|&x| match encoding {
+            Encoding::Fixed { frac_bits } => format.decode_with(x, frac_bits),
+            Encoding::Integer => x as i64 as f64,
+        }));
+        if let Some(r) = self.ring.as_mut() {
+            r.extend_from_slice(ring);
+        }
+    }
 }
 
 /// Rows `start..end` of every input as reals.
@@ -281,15 +366,7 @@ fn empty_outputs(plan: &Plan, mode: Mode, rows: usize) -> Vec<Output> {
 /// Append the outputs of a finished fixed-mode chunk.
 fn collect_fixed(plan: &Plan, exec: &Executor<'_, Fixed>, outputs: &mut [Output]) {
     for (spec, out) in plan.outputs.iter().zip(outputs) {
-        let ring = exec.value(spec.value).unwrap_or(&[]);
-        let decode = |x: u64| match out.encoding {
-            Encoding::Fixed { frac_bits } => plan.fixed.decode_with(x, frac_bits),
-            Encoding::Integer => x as i64 as f64,
-        };
-        out.values.extend(ring.iter().map(|&x| decode(x)));
-        if let Some(r) = out.ring.as_mut() {
-            r.extend_from_slice(ring);
-        }
+        out.push_ring(&plan.fixed, exec.value(spec.value).unwrap_or(&[]));
     }
 }
 

@@ -269,6 +269,17 @@ impl BitStream {
 
     /// The next `n` bits, packed 64 per word.
     pub fn take(&mut self, n: usize) -> Vec<u64> {
+        if self.rest_len == 0 {
+            // Aligned: the request is the generator's words themselves.
+            let mut out = self.prg.u64s(n.div_ceil(64));
+            let used = (n % 64) as u32;
+            if let (Some(last), true) = (out.last_mut(), used != 0) {
+                self.rest = *last >> used;
+                self.rest_len = 64 - used;
+                *last &= (1u64 << used) - 1;
+            }
+            return out;
+        }
         let need = n.saturating_sub(self.rest_len as usize);
         let fresh = self.prg.u64s(need.div_ceil(64));
         let mut src = fresh.into_iter();

@@ -200,3 +200,99 @@ fn pipeline_over_memory_and_tcp_agree_and_match_plaintext() {
         )
     );
 }
+
+fn tcp_pair() -> (TcpChannel, TcpChannel) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = thread::spawn(move || TcpChannel::connect(addr, ChannelConfig::default()).unwrap());
+    let c0 = TcpChannel::accept(&listener, ChannelConfig::default()).unwrap();
+    (c0, t.join().unwrap())
+}
+
+const EDGES: [i64; 10] = [
+    0,
+    1,
+    -1,
+    i64::MAX,
+    i64::MIN,
+    (1 << 62) - 1,
+    -(1 << 62) + 1,
+    -(1 << 62),
+    1 << 16,
+    -(1 << 16) - 1,
+];
+
+#[test]
+fn multiplication_and_truncation_on_edge_values_over_tcp() {
+    let n = EDGES.len() * EDGES.len();
+    let (x, y): (Vec<u64>, Vec<u64>) = EDGES
+        .iter()
+        .flat_map(|&a| EDGES.iter().map(move |&b| (a as u64, b as u64)))
+        .unzip();
+    let mut prg = Prg::new(&Seed::from_u64(77));
+    let (x0, x1) = arith::share(&mut prg, &x);
+    let (y0, y1) = arith::share(&mut prg, &y);
+    // Truncation inputs: the edge values that fit the headroom.
+    let t: Vec<u64> = EDGES
+        .iter()
+        .filter(|v| (-(1i64 << 62)..1 << 62).contains(*v))
+        .map(|&v| v as u64)
+        .collect();
+    let (t0, t1) = arith::share(&mut prg, &t);
+    let nt = t.len();
+    let mut d = Demand::new();
+    d.beaver(n as u64).trunc_pairs(nt as u64, 16);
+    let (mut m0, mut m1) = TrustedDealer::pair(
+        PlanHash([5; 32]),
+        SessionId([6; 16]),
+        Some(Seed::from_u64(8)),
+        &d,
+    )
+    .unwrap();
+    let (mut c0, mut c1) = tcp_pair();
+    let h = thread::spawn(move || {
+        let z = arith::mul_with(&mut c1, &mut m1, &x1, &y1).unwrap();
+        let s = arith::truncate(&mut c1, &mut m1, &t1, 16).unwrap();
+        (z, s)
+    });
+    let z0 = arith::mul_with(&mut c0, &mut m0, &x0, &y0).unwrap();
+    let s0 = arith::truncate(&mut c0, &mut m0, &t0, 16).unwrap();
+    let (z1, s1) = h.join().unwrap();
+    let z = arith::reconstruct(&z0, &z1);
+    for i in 0..n {
+        assert_eq!(
+            z[i],
+            x[i].wrapping_mul(y[i]),
+            "{} * {}",
+            x[i] as i64,
+            y[i] as i64
+        );
+    }
+    let s = arith::reconstruct(&s0, &s1);
+    for i in 0..nt {
+        let exact = (t[i] as i64) >> 16;
+        assert!(
+            s[i] as i64 == exact || s[i] as i64 == exact - 1,
+            "{} >> 16 gave {}",
+            t[i] as i64,
+            s[i] as i64
+        );
+    }
+}
+
+#[test]
+fn a_vanished_peer_ends_the_protocol_with_peer_closed() {
+    let mut d = Demand::new();
+    d.beaver(4);
+    let (mut m0, _m1) = TrustedDealer::pair(
+        PlanHash([5; 32]),
+        SessionId([6; 16]),
+        Some(Seed::from_u64(9)),
+        &d,
+    )
+    .unwrap();
+    let (mut c0, c1) = tcp_pair();
+    drop(c1);
+    let err = arith::mul_with(&mut c0, &mut m0, &[1, 2, 3, 4], &[1, 2, 3, 4]).unwrap_err();
+    assert_eq!(err.to_string(), "the peer closed the connection");
+}

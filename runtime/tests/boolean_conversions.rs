@@ -148,13 +148,17 @@ fn a2b_with_and_without_truncation() {
 
 #[test]
 fn b2a_one_exchange() {
+    b2a_case(false);
+}
+
+fn b2a_case(tcp: bool) {
     let n = 150;
     let x = values(n, 3);
     let (x0, x1) = xor_shares(&x, 4);
     let mut d = Demand::new();
     d.shared_bits(64 * n as u64);
     let (a0, a1, s0, s1) = run(
-        false,
+        tcp,
         &d,
         move |ch, m| convert::b2a(ch, m, &x0).expect("server b2a"),
         move |ch, m| convert::b2a(ch, m, &x1).expect("client b2a"),
@@ -170,13 +174,17 @@ fn b2a_one_exchange() {
 
 #[test]
 fn a2y_then_reveal() {
+    a2y_case(false);
+}
+
+fn a2y_case(tcp: bool) {
     for (n, f) in [(1usize, 0u32), (77, 16)] {
         let x = values(n, 5);
         let (x0, x1) = additive(&x, 6);
         let mut d = Demand::new();
         d.random_ots(64 * n as u64);
         let (_, got, s0, s1) = run(
-            false,
+            tcp,
             &d,
             move |ch, m| {
                 let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(10)));
@@ -211,13 +219,17 @@ fn a2y_then_reveal() {
 /// B2Y, then Y2B and Y2A on the same Y share: XOR and additive sums are x.
 #[test]
 fn b2y_y2b_y2a() {
+    b2y_y2b_y2a_case(false);
+}
+
+fn b2y_y2b_y2a_case(tcp: bool) {
     let n = 90;
     let x = values(n, 7);
     let (x0, x1) = xor_shares(&x, 8);
     let mut d = Demand::new();
     d.random_ots(64 * n as u64);
     let (r0, r1, s0, s1) = run(
-        false,
+        tcp,
         &d,
         move |ch, m| {
             let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(11)));
@@ -229,7 +241,7 @@ fn b2y_y2b_y2a() {
         },
         move |ch, m| {
             let mut yc = YaoClient::new();
-            let y = convert::b2y_client(ch, m, &x1).expect("b2y");
+            let y = convert::b2y_client(ch, m, &mut yc, &x1).expect("b2y");
             let mid = ch.stats();
             let b = convert::y2b(&y);
             let a = convert::y2a_client(ch, &mut yc, &y).expect("y2a");
@@ -332,6 +344,15 @@ fn relu_layer_in_b_and_in_y_over_tcp() {
     assert_eq!(s1.bytes_sent, c.bytes_client_to_server);
 }
 
+/// Every conversion again over loopback TCP: same results, same counters.
+#[test]
+fn every_conversion_over_loopback_tcp() {
+    a2b_case(true, 100, 16);
+    b2a_case(true);
+    a2y_case(true);
+    b2y_y2b_y2a_case(true);
+}
+
 #[test]
 fn exhausted_material_is_a_clear_error() {
     let n = 10;
@@ -363,4 +384,158 @@ fn party_roles_are_checked() {
         "dealer material: the server got receiver OTs"
     );
     assert_eq!(Party::Server.index(), 0);
+}
+
+/// Y in two phases: everything input-independent (adder, relu and
+/// subtraction tables, OT corrections, mask labels, decoding bits) travels
+/// before the query; online is one flight each way.
+#[test]
+fn relu_layer_in_y_with_ahead_of_query_phase() {
+    let n = 300;
+    let f = 16;
+    let x = values(n, 21);
+    let want: Vec<u64> = x
+        .iter()
+        .map(|&v| (sra(v, f) as i64).max(0) as u64)
+        .collect();
+    let (x0, x1) = additive(&x, 22);
+    let relu = library::relu();
+    let mut d = Demand::new();
+    d.random_ots(64 * n as u64);
+    let ahead_frames = (cost(Conversion::A2Y, n, f).ahead_of_query_messages
+        + chimera_runtime::yao::cost(&relu.stats(), n).ahead_of_query_messages
+        + cost(Conversion::Y2A, n, 0).ahead_of_query_messages) as usize;
+    let (r0, r1, s0, s1) = run(
+        true,
+        &d,
+        move |ch, m| {
+            let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(5)));
+            let prep = ys.prepare_a2y(m, n, f).expect("prepare a2y");
+            let r = ys
+                .prepare_eval(&library::relu(), prep.output())
+                .expect("prepare relu");
+            let share = ys.prepare_y2a(&r).expect("prepare y2a");
+            assert_eq!(ys.pending_ahead_frames(), ahead_frames);
+            ys.send_ahead(ch).expect("ahead");
+            let ahead = ch.stats();
+            ys.online_a2y(ch, &prep, &x0).expect("online");
+            (share, ahead)
+        },
+        move |ch, m| {
+            let mut yc = YaoClient::new();
+            let prep = yc.prepare_a2y(m, n, f).expect("prepare a2y");
+            yc.receive_ahead(ch, ahead_frames).expect("ahead");
+            let ahead = ch.stats();
+            let y = yc.online_a2y(ch, &prep, &x1).expect("online");
+            let r = yc.eval_prepared(&library::relu(), &y).expect("relu");
+            (yc.y2a_prepared(&r).expect("y2a"), ahead)
+        },
+    );
+    let got: Vec<u64> =
+        r0.0.iter()
+            .zip(&r1.0)
+            .map(|(a, b)| a.wrapping_add(*b))
+            .collect();
+    assert_eq!(got, want);
+    let c = cost(Conversion::A2Y, n, f)
+        + chimera_runtime::yao::cost(&relu.stats(), n)
+        + cost(Conversion::Y2A, n, 0);
+    assert_eq!(r0.1.bytes_sent, c.ahead_of_query_bytes, "ahead bytes");
+    let (on0, on1) = (s0.since(&r0.1), s1.since(&r1.1));
+    assert_eq!(on0.bytes_sent, c.bytes_server_to_client);
+    assert_eq!(on1.bytes_sent, c.bytes_client_to_server);
+    assert_eq!((on0.rounds, on1.rounds), (1, 1));
+    assert_eq!(c.rounds, 2);
+}
+
+#[test]
+fn a_malformed_ahead_frame_is_the_peers_fault() {
+    let (mut c0, mut c1) = channels(false);
+    c0.send_u64s(&[1, 2, 3]).expect("send");
+    let mut yc = YaoClient::new();
+    yc.receive_ahead(&mut c1, 1).expect("recv");
+    let x = chimera_runtime::yao::YShare::from_labels(vec![0; 64]).expect("share");
+    let err = yc
+        .eval_prepared(&library::relu(), &x)
+        .expect_err("must refuse");
+    assert_eq!(
+        err.to_string(),
+        "the peer misbehaved: garbled tables: expected a u128 words frame of 2016 bytes, received a u64 words frame of 24 bytes"
+    );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn word() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            any::<u64>(),
+            proptest::sample::select(EDGES.to_vec()),
+            (-(1i64 << 47)..(1i64 << 47)).prop_map(|v| v as u64),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+
+        /// A2B (with truncation) then B2A, and A2Y then Y2A: the result is
+        /// `x >> f` both ways.
+        #[test]
+        fn a_to_b_to_a_and_a_to_y_to_a(x in proptest::collection::vec(word(), 1..200), f in 0u32..40, seed in any::<u64>()) {
+            let n = x.len();
+            let want: Vec<u64> = x.iter().map(|&v| sra(v, f)).collect();
+            let (x0, x1) = additive(&x, seed);
+            let mut d = Demand::new();
+            d.and_triples(library::add_shift(Style::Depth, f).and_count() * n.div_ceil(64) as u64)
+                .shared_bits(64 * n as u64)
+                .random_ots(64 * n as u64);
+            let (a0, a1) = (x0.clone(), x1.clone());
+            let (r0, r1, _, _) = run(
+                false,
+                &d,
+                move |ch, m| {
+                    let b = convert::a2b(ch, m, &a0, f).expect("a2b");
+                    let back = convert::b2a(ch, m, &b).expect("b2a");
+                    let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(seed)));
+                    let y = convert::a2y_server(ch, m, &mut ys, &a0, f).expect("a2y");
+                    (back, convert::y2a_server(ch, &mut ys, &y).expect("y2a"))
+                },
+                move |ch, m| {
+                    let b = convert::a2b(ch, m, &a1, f).expect("a2b");
+                    let back = convert::b2a(ch, m, &b).expect("b2a");
+                    let mut yc = YaoClient::new();
+                    let y = convert::a2y_client(ch, m, &mut yc, &a1, f).expect("a2y");
+                    (back, convert::y2a_client(ch, &mut yc, &y).expect("y2a"))
+                },
+            );
+            let via_b: Vec<u64> = r0.0.iter().zip(&r1.0).map(|(a, b)| a.wrapping_add(*b)).collect();
+            let via_y: Vec<u64> = r0.1.iter().zip(&r1.1).map(|(a, b)| a.wrapping_add(*b)).collect();
+            prop_assert_eq!(via_b, want.clone());
+            prop_assert_eq!(via_y, want);
+        }
+
+        /// B2Y then Y2B returns XOR shares of the same value.
+        #[test]
+        fn b_to_y_to_b(x in proptest::collection::vec(word(), 1..200), seed in any::<u64>()) {
+            let n = x.len();
+            let (x0, x1) = xor_shares(&x, seed);
+            let mut d = Demand::new();
+            d.random_ots(64 * n as u64);
+            let (b0, b1, _, _) = run(
+                false,
+                &d,
+                move |ch, m| {
+                    let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(seed)));
+                    convert::y2b(&convert::b2y_server(ch, m, &mut ys, &x0).expect("b2y"))
+                },
+                move |ch, m| {
+                    let mut yc = YaoClient::new();
+                    convert::y2b(&convert::b2y_client(ch, m, &mut yc, &x1).expect("b2y"))
+                },
+            );
+            let got: Vec<u64> = b0.iter().zip(&b1).map(|(a, b)| a ^ b).collect();
+            prop_assert_eq!(got, x);
+        }
+    }
 }

@@ -18,9 +18,9 @@
 //!    `add`/`sub` operands agree; no value carries more than `2f` bits;
 //!    every product is followed only by truncations;
 //! 7. *(once protocols are assigned)* every node has a protocol its
-//!    operation supports, every operand lives in its consumer's protocol (a
-//!    protocol boundary is crossed only by a `Convert`), and a `Convert`
-//!    changes protocol.
+//!    operation supports, pins are honoured, every operand lives in its
+//!    consumer's protocol (a protocol boundary is crossed only by a
+//!    `Convert`), and a `Convert` changes protocol.
 
 use super::shape;
 use super::{Graph, NodeId, NodeOp};
@@ -114,6 +114,24 @@ pub fn verify(g: &Graph, expect: Expect) -> Result<(), Vec<VerifyError>> {
                 Some(p) => {
                     if !op.supported_protocols().contains(p) {
                         err(Some(id), format!("{} cannot run in {p}", op.name()));
+                    }
+                    // A conversion serves its consumer's protocol, whatever the producer's pin.
+                    let pin = g
+                        .pins
+                        .get(&node.layer)
+                        .filter(|_| !matches!(op, NodeOp::Convert));
+                    if let Some(pin) = pin {
+                        if op.supported_protocols().contains(&pin.protocol) && pin.protocol != *p {
+                            err(
+                                Some(id),
+                                format!(
+                                    "{} runs in {p} but layer `{}` is pinned to {}",
+                                    op.name(),
+                                    node.layer,
+                                    pin.protocol
+                                ),
+                            );
+                        }
                     }
                     for &o in &operands {
                         let po = g.protocols.get(&o);

@@ -386,11 +386,23 @@ impl Lowerer {
                     );
                     return None;
                 }
-                Some(Approx::Chebyshev {
-                    degree: degree?,
-                    lo,
-                    hi,
-                })
+                let degree = degree?;
+                // The plan evaluates in t = αx + β ∈ [-1, 1]: α must be representable.
+                let (alpha, _) = crate::passes::chebyshev::to_unit(lo, hi);
+                if alpha >= self.g.fixed.max_magnitude() {
+                    self.ds.push(
+                        Diagnostic::error("bad-argument", "the interval is too narrow", span)
+                            .with_label(format!(
+                                "mapping [{lo}, {hi}] onto [-1, 1] multiplies by {alpha:.3e}, beyond the fixed-point range"
+                            ))
+                            .with_help(format!(
+                                "use an interval wider than {:e}",
+                                2.0 / self.g.fixed.max_magnitude()
+                            )),
+                    );
+                    return None;
+                }
+                Some(Approx::Chebyshev { degree, lo, hi })
             }
             Value::Call(c) => {
                 unknown(&mut self.ds, &c.callee);

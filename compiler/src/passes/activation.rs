@@ -34,24 +34,56 @@ pub fn run(g: &mut Graph, explain: &mut Vec<String>) {
                 approx: Approx::Chebyshev { degree, lo, hi },
             } => {
                 let name = g.name(id).to_string();
-                let coeffs = chebyshev::fit(|x| kind.eval(x), degree, lo, hi);
-                let used = horner(g, id, &coeffs);
-                let err =
-                    chebyshev::max_error(|x| kind.eval(x), |x| chebyshev::eval(&used, x), lo, hi);
+                let f = g.fixed.frac_bits;
+                let q = chebyshev::fit_unit(|x| kind.eval(x), degree, lo, hi);
+                let (alpha, beta) = chebyshev::to_unit(lo, hi);
+                let (alpha, beta) = (round(alpha, f), round(beta, f));
+                if g.operands(id).is_empty() {
+                    continue;
+                }
+                let scaled = insert_before(
+                    g,
+                    id,
+                    NodeOp::MulConst { value: alpha },
+                    format!("{name}.scaled"),
+                );
+                let var = if beta != 0.0 {
+                    insert_before(g, id, NodeOp::AddConst { value: beta }, format!("{name}.t"))
+                } else {
+                    if let Some(n) = g.node_mut(scaled) {
+                        n.name = format!("{name}.t");
+                    }
+                    scaled
+                };
+                let used = horner(g, id, var, &q);
+                let err = chebyshev::max_error(
+                    |x| kind.eval(x),
+                    |x| chebyshev::eval(&used, alpha * x + beta),
+                    lo,
+                    hi,
+                );
                 explain.push(format!(
-                    "{} `{}` ≈ Chebyshev interpolant of degree {degree} on [{lo}, {hi}]: p(x) = {}; \
-                     max |error| {err:.4} on the interval ({} points, coefficients rounded to {} fraction bits); \
-                     outside the interval the error grows quickly",
+                    "{} `{name}` ≈ Chebyshev interpolant of degree {degree} on [{lo}, {hi}]: p(x) = {}; \
+                     evaluated as q(t) = {} with t = {}x{}; max |error| {err:.4} on the interval \
+                     ({} points, constants rounded to {f} fraction bits); outside the interval the error grows quickly",
                     kind.name(),
-                    name,
-                    show_poly(&used),
+                    show_poly(&chebyshev::fit(|x| kind.eval(x), degree, lo, hi)),
+                    show_poly(&used).replace('x', "t"),
+                    if alpha == 1.0 { String::new() } else { trim(alpha) + " " },
+                    if beta == 0.0 {
+                        String::new()
+                    } else {
+                        format!(" {} {}", if beta < 0.0 { '-' } else { '+' }, trim(beta.abs()))
+                    },
                     chebyshev::GRID_POINTS,
-                    g.fixed.frac_bits
                 ));
             }
             NodeOp::Poly { coeffs } => {
                 let name = g.name(id).to_string();
-                let used = horner(g, id, &coeffs);
+                let Some(&x) = g.operands(id).first() else {
+                    continue;
+                };
+                let used = horner(g, id, x, &coeffs);
                 explain.push(format!(
                     "poly `{}`: p(x) = {} (Horner, {} multiplication(s))",
                     name,
@@ -106,13 +138,27 @@ fn set(g: &mut Graph, id: NodeId, op: NodeOp, name: String) {
     }
 }
 
-/// Rewrite node `id` (whose operand is x) into Horner steps for `coeffs`
-/// (constant first). Returns the coefficients actually used (rounded to the
-/// fixed-point format; the polynomial the plan computes, before truncation error).
-fn horner(g: &mut Graph, id: NodeId, coeffs: &[f64]) -> Vec<f64> {
-    let Some(&x) = g.operands(id).first() else {
-        return Vec::new();
-    };
+fn round(v: f64, frac_bits: u32) -> f64 {
+    let s = (frac_bits as f64).exp2();
+    (v * s).round() / s
+}
+
+/// Insert an elementwise node between `id` and its first operand.
+fn insert_before(g: &mut Graph, id: NodeId, op: NodeOp, name: String) -> NodeId {
+    let operand = g.operands(id)[0];
+    let shape = g.shape(id).to_vec();
+    let span = g.spans.get(&id).copied().unwrap_or_default();
+    let layer = g.node(id).map(|n| n.layer.clone()).unwrap_or_default();
+    let new = g.add_node(crate::ir::Node { op, name, layer }, &[operand], shape, span);
+    g.set_operand(id, 0, new);
+    new
+}
+
+/// Rewrite node `id` (an elementwise node reading `x`) into Horner steps for
+/// `coeffs` (constant first) in the variable `x`. Returns the coefficients
+/// actually used (rounded to the fixed-point format: the polynomial the plan
+/// computes, up to truncation error).
+fn horner(g: &mut Graph, id: NodeId, x: NodeId, coeffs: &[f64]) -> Vec<f64> {
     let name = g.name(id).to_string();
     let shape = g.shape(id).to_vec();
     let mut used = chebyshev::round_to(coeffs, g.fixed.frac_bits);
@@ -151,7 +197,7 @@ fn horner(g: &mut Graph, id: NodeId, coeffs: &[f64]) -> Vec<f64> {
 pub fn show_poly(coeffs: &[f64]) -> String {
     let mut out = String::new();
     for (i, &c) in coeffs.iter().enumerate() {
-        if c == 0.0 && coeffs.len() > 1 {
+        if trim(c.abs()) == "0" {
             continue;
         }
         let term = match i {

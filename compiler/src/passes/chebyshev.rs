@@ -14,9 +14,21 @@
 /// Points of the error grid.
 pub const GRID_POINTS: usize = 10_001;
 
+/// The affine map `t = αx + β` that takes `[lo, hi]` onto `[-1, 1]`.
+pub fn to_unit(lo: f64, hi: f64) -> (f64, f64) {
+    (2.0 / (hi - lo), -(hi + lo) / (hi - lo))
+}
+
 /// Monomial coefficients (constant first) of the degree-`degree` Chebyshev
-/// interpolant of `f` on `[lo, hi]`.
+/// interpolant of `f` on `[lo, hi]`, in `x`.
 pub fn fit(f: impl Fn(f64) -> f64, degree: usize, lo: f64, hi: f64) -> Vec<f64> {
+    in_x(&fit_unit(f, degree, lo, hi), lo, hi)
+}
+
+/// The same interpolant as monomial coefficients in `t = αx + β ∈ [-1, 1]`
+/// ([`to_unit`]). These stay of order one whatever the interval, so they
+/// survive rounding to a fixed-point format; the plan evaluates in `t`.
+pub fn fit_unit(f: impl Fn(f64) -> f64, degree: usize, lo: f64, hi: f64) -> Vec<f64> {
     let n = degree + 1;
     let nodes: Vec<f64> = (0..n)
         .map(|k| (std::f64::consts::PI * (k as f64 + 0.5) / n as f64).cos())
@@ -60,9 +72,13 @@ pub fn fit(f: impl Fn(f64) -> f64, degree: usize, lo: f64, hi: f64) -> Vec<f64> 
             prev = std::mem::replace(&mut cur, next);
         }
     }
-    // Substitute t = αx + β by Horner on polynomials.
-    let alpha = 2.0 / (hi - lo);
-    let beta = -(hi + lo) / (hi - lo);
+    in_t
+}
+
+/// Coefficients in `x` of `Σ q_i t^i` with `t = αx + β` ([`to_unit`]).
+pub fn in_x(in_t: &[f64], lo: f64, hi: f64) -> Vec<f64> {
+    let n = in_t.len();
+    let (alpha, beta) = to_unit(lo, hi);
     let mut out = vec![0.0; n];
     for &q in in_t.iter().rev() {
         // out = out · (αx + β) + q

@@ -21,7 +21,35 @@ use std::collections::BTreeMap;
 /// A protocol for every node.
 pub type Assignment = BTreeMap<NodeId, Protocol>;
 
-/// Something that chooses protocols.
+/// Something that chooses protocols: the default rule, or a cost-based optimizer.
+///
+/// ```
+/// use chimera_compiler::{compile_with, Assignment, DefaultAssigner, ProtocolAssigner};
+/// use chimera_compiler::ir::Graph;
+/// use chimera_runtime::plan::{OptimizedFor, Protocol};
+///
+/// /// The default rule, but comparisons in Yao instead of GMW.
+/// struct YaoComparisons;
+///
+/// impl ProtocolAssigner for YaoComparisons {
+///     fn assign(&self, g: &Graph) -> Assignment {
+///         let mut a = DefaultAssigner.assign(g);
+///         for p in a.values_mut() {
+///             if *p == Protocol::Gmw {
+///                 *p = Protocol::Yao;
+///             }
+///         }
+///         a
+///     }
+///     fn optimized_for(&self) -> OptimizedFor {
+///         OptimizedFor { network: "none".into(), objective: "all-yao".into(), rtt_us: 0, bandwidth_bps: 0 }
+///     }
+/// }
+///
+/// let src = b"model m\ninput x: [4] from client\nr = relu(x)\noutput o = r to client\n";
+/// let plan = compile_with("m.nn", src, &YaoComparisons).expect("valid").saved.plan;
+/// assert!(plan.steps.iter().any(|s| s.op.name() == "relu" && s.protocol == Protocol::Yao));
+/// ```
 pub trait ProtocolAssigner {
     /// Choose a protocol for every node of `g`. Must honour pins
     /// ([`pinned`]) and choose only protocols the node's operation supports.

@@ -11,7 +11,35 @@
 //!
 //! The functions here are the protocol logic; they move bytes only through a
 //! [`Channel`] and take their correlated randomness from a [`Material`].
+//!
+//! # Example
+//!
+//! Two parties multiply shared tensors over an in-memory channel with
+//! material from a seeded in-process dealer:
+//!
+//! ```
+//! use chimera_runtime::arith;
+//! use chimera_runtime::dealer::{Demand, SessionId, TrustedDealer};
+//! use chimera_runtime::plan::PlanHash;
+//! use chimera_runtime::prg::{Prg, Seed};
+//! use chimera_runtime::transport::memory_pair;
+//!
+//! let mut demand = Demand::new();
+//! demand.beaver(3);
+//! let (mut server, mut client) =
+//!     TrustedDealer::pair(PlanHash([0; 32]), SessionId([0; 16]), Some(Seed::from_u64(1)), &demand)?;
+//! let mut prg = Prg::new(&Seed::from_u64(2));
+//! let (x0, x1) = arith::share(&mut prg, &[2, 3, u64::MAX]);
+//! let (y0, y1) = arith::share(&mut prg, &[5, 7, 2]);
+//! let (mut c0, mut c1) = memory_pair();
+//! let peer = std::thread::spawn(move || arith::mul_with(&mut c1, &mut client, &x1, &y1));
+//! let z0 = arith::mul_with(&mut c0, &mut server, &x0, &y0)?;
+//! let z1 = peer.join().unwrap()?;
+//! assert_eq!(arith::reconstruct(&z0, &z1), vec![10, 21, (-2i64) as u64]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+pub mod cost;
 pub mod linear;
 pub mod private_linear;
 pub mod trunc;
@@ -19,7 +47,7 @@ pub mod trunc;
 pub use private_linear::{LinearClient, LinearServer, PreparedRows};
 pub use trunc::truncate;
 
-use crate::dealer::{BeaverTriples, DealerError, Material};
+use crate::dealer::{BeaverTriples, DealerError, Material, SquarePairs};
 use crate::plan::Party;
 use crate::prg::Prg;
 use crate::transport::{Channel, TransportError};
@@ -175,6 +203,8 @@ pub fn mul(
     let n = x.len();
     same_len("mul operands", n, y.len())?;
     same_len("Beaver triples", n, triples.a.len())?;
+    same_len("Beaver triples", n, triples.b.len())?;
+    same_len("Beaver triples", n, triples.c.len())?;
     let mut de = Vec::with_capacity(2 * n);
     de.extend(x.iter().zip(&triples.a).map(|(x, a)| x.wrapping_sub(*a)));
     de.extend(y.iter().zip(&triples.b).map(|(y, b)| y.wrapping_sub(*b)));
@@ -204,6 +234,49 @@ pub fn mul_with(
 ) -> Result<Vec<u64>, ArithError> {
     let triples = material.beaver(x.len())?;
     mul(ch, material.party(), x, y, &triples)
+}
+
+/// Elementwise square of a shared tensor with square pairs `(a, c = a²)`:
+/// open `d = x − a` (one exchange, `n` words each way), then
+/// `z_p = c_p + 2·d·a_p (+ d² for party 0)`, since
+/// `(d + a)² = d² + 2·d·a + a²`. Half the traffic of [`mul`]`(x, x)`.
+pub fn square(
+    ch: &mut dyn Channel,
+    party: Party,
+    x: &[u64],
+    pairs: &SquarePairs,
+) -> Result<Vec<u64>, ArithError> {
+    let n = x.len();
+    same_len("square pairs", n, pairs.a.len())?;
+    same_len("square pairs", n, pairs.c.len())?;
+    let d: Vec<u64> = x
+        .iter()
+        .zip(&pairs.a)
+        .map(|(x, a)| x.wrapping_sub(*a))
+        .collect();
+    let theirs = ch.exchange_u64s(&d, n)?;
+    let first = party == Party::Server;
+    Ok((0..n)
+        .map(|i| {
+            let d = d[i].wrapping_add(theirs[i]);
+            let v = pairs.c[i].wrapping_add(d.wrapping_mul(pairs.a[i]).wrapping_mul(2));
+            if first {
+                v.wrapping_add(d.wrapping_mul(d))
+            } else {
+                v
+            }
+        })
+        .collect())
+}
+
+/// [`square`] drawing its pairs from `material`.
+pub fn square_with(
+    ch: &mut dyn Channel,
+    material: &mut dyn Material,
+    x: &[u64],
+) -> Result<Vec<u64>, ArithError> {
+    let pairs = material.square_pairs(x.len())?;
+    square(ch, material.party(), x, &pairs)
 }
 
 #[cfg(test)]

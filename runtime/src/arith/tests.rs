@@ -83,8 +83,10 @@ fn mul_case(x: Vec<u64>, y: Vec<u64>, seed: u64) {
         seed,
         Box::new(move |ch, m| {
             let z = mul_with(ch, m, &x0, &y0).unwrap();
-            assert_eq!(ch.stats().rounds, 1);
-            assert_eq!(ch.stats().bytes_sent, 5 + 16 * n as u64);
+            let (stats, predicted) = (ch.stats(), cost::mul(n));
+            assert_eq!(stats.rounds, predicted.server_flights as u64);
+            assert_eq!(stats.bytes_sent, predicted.bytes_server_to_client);
+            assert_eq!(stats.bytes_received, predicted.bytes_client_to_server);
             z
         }),
         Box::new(move |ch, m| mul_with(ch, m, &x1, &y1).unwrap()),
@@ -104,6 +106,30 @@ fn beaver_multiplication_on_edge_values() {
         }
     }
     mul_case(x, y, 3);
+}
+
+#[test]
+fn squaring_on_edge_values_costs_one_opening() {
+    let mut prg = Prg::new(&Seed::from_u64(30));
+    let mut x: Vec<u64> = EDGES.iter().map(|&v| v as u64).collect();
+    x.extend(prg.u64s(100));
+    let n = x.len();
+    let (x0, x1) = share(&mut prg, &x);
+    let mut d = Demand::new();
+    d.square_pairs(n as u64);
+    let ((z0, s0), (z1, s1)) = run2(
+        &d,
+        30,
+        Box::new(move |ch, m| (square_with(ch, m, &x0).unwrap(), ch.stats())),
+        Box::new(move |ch, m| (square_with(ch, m, &x1).unwrap(), ch.stats())),
+    );
+    let expected: Vec<u64> = x.iter().map(|a| a.wrapping_mul(*a)).collect();
+    assert_eq!(reconstruct(&z0, &z1), expected);
+    let predicted = cost::square(n);
+    assert_eq!(s0.bytes_sent, predicted.bytes_server_to_client);
+    assert_eq!(s1.bytes_sent, predicted.bytes_client_to_server);
+    assert_eq!((s0.rounds, s1.rounds), (1, 1));
+    assert_eq!(predicted.bytes_server_to_client, 5 + 8 * n as u64);
 }
 
 #[test]
@@ -139,7 +165,14 @@ fn trunc_case(x: Vec<i64>, bits: u32, seed: u64) {
     let (y0, y1) = run2(
         &d,
         seed,
-        Box::new(move |ch, m| truncate(ch, m, &x0, bits).unwrap()),
+        Box::new(move |ch, m| {
+            let y = truncate(ch, m, &x0, bits).unwrap();
+            assert_eq!(
+                ch.stats().bytes_sent,
+                cost::truncate(n, bits).bytes_server_to_client
+            );
+            y
+        }),
         Box::new(move |ch, m| truncate(ch, m, &x1, bits).unwrap()),
     );
     for (i, y) in reconstruct(&y0, &y1).into_iter().enumerate() {
@@ -254,6 +287,14 @@ fn linear_case(shape: LinearShape, rows: usize, seed: u64) {
     assert_eq!(reconstruct(&y0, &y1), expected, "{shape:?}");
     // The weights travel once, masked, at set-up.
     assert_eq!(s0.bytes_sent, 5 + 8 * shape.weight_len() as u64);
+    assert_eq!(
+        s0.bytes_sent,
+        cost::linear_setup(&shape).ahead_of_query_bytes
+    );
+    assert_eq!(
+        q1.bytes_sent,
+        2 * cost::linear_query(&shape, rows).bytes_client_to_server
+    );
     assert_eq!(s1.bytes_sent, 0);
     // Per query: only the client's activation-sized message; nothing from the server.
     assert_eq!(q0.bytes_sent, 0);

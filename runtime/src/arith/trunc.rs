@@ -54,6 +54,8 @@ pub fn truncate_with_pairs(
     }
     let n = x.len();
     same_len("truncation pairs", n, pairs.r.len())?;
+    same_len("truncation pairs", n, pairs.r_msb.len())?;
+    same_len("truncation pairs", n, pairs.r_low_shifted.len())?;
     let first = party == Party::Server;
     let masked: Vec<u64> = x
         .iter()

@@ -24,7 +24,9 @@ pub fn dealer_bytes(pool: Pool, items: u64) -> u64 {
 /// [`ChannelStats::rounds`](crate::transport::ChannelStats) counts for the
 /// online part when the operation runs on its own (adjacent operations may
 /// merge a trailing and a leading flight of the same party).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct OpCost {
     /// Online communication rounds (a round is one exchange; a simultaneous
     /// exchange in both directions counts once).

@@ -67,7 +67,7 @@ pub struct Circuit {
 }
 
 /// The numbers of a circuit that the cost model needs, per instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct CircuitStats {
     /// Input words per instance.
     pub in_words: usize,

@@ -248,3 +248,35 @@ proptest! {
         }
     }
 }
+
+/// The numbers the cost model reads, pinned: a change to a circuit that
+/// changes its AND count or depth must be deliberate.
+#[test]
+fn library_stats_snapshot() {
+    let mut cs = vec![lib::relu(), lib::mux(), lib::shift(16)];
+    for s in STYLES {
+        cs.extend([
+            lib::add(s),
+            lib::sub(s),
+            lib::add_shift(s, 16),
+            lib::sub_mask(s),
+            lib::less_than(s),
+            lib::max(s),
+            lib::maxpool(s, 4),
+            lib::maxpool(s, 9),
+            lib::argmax(s, 10),
+            lib::clamp(s, -65536, 65536),
+        ]);
+    }
+    let mut table = String::from("circuit              in_words  ANDs  depth\n");
+    for c in cs {
+        table += &format!(
+            "{:<20} {:>8} {:>5} {:>6}\n",
+            c.name(),
+            c.in_words(),
+            c.and_count(),
+            c.and_depth()
+        );
+    }
+    insta::assert_snapshot!(table);
+}

@@ -9,7 +9,7 @@ use crate::plan::Protocol;
 use crate::yao::LABEL_BYTES;
 
 /// The six conversions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Conversion {
     /// Additive → XOR (GMW adder).
     A2B,

@@ -11,7 +11,7 @@
 //! | B2Y | XOR of both shares folded into the random-OT answer: the client's bit flips, the server's share flips the answer | 2 |
 //! | Y2B | colour bits: the server's share is `lsb` of its zero-labels, the client's the `lsb` of its active labels | 0 |
 //!
-//! [`cost`] gives each conversion's exact traffic from the very circuits
+//! [`cost()`] gives each conversion's exact traffic from the very circuits
 //! these functions run; `docs/protocols-boolean.md` explains them.
 
 mod ab;
@@ -20,7 +20,10 @@ mod yao_conv;
 
 pub use ab::{a2b, a2b_inputs, b2a, b2a_finish, b2a_mask};
 pub use cost::{circuit_cost, cost, Conversion};
-pub use yao_conv::{a2y_client, a2y_server, b2y_client, b2y_server, y2a_client, y2a_server, y2b};
+pub use yao_conv::{
+    a2y_client, a2y_server, b2y_client, b2y_server, y2a_client, y2a_server, y2b, A2yServerPrep,
+    B2yServerPrep, ClientOtPrep,
+};
 
 use crate::dealer::DealerError;
 use crate::gmw::GmwError;
@@ -50,3 +53,6 @@ pub enum BooleanError {
     #[error("dealer material: {0}")]
     Material(&'static str),
 }
+
+#[cfg(test)]
+mod tests;

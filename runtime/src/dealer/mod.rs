@@ -6,6 +6,7 @@
 //! | pool | one item | party 0 (server) | party 1 (client) |
 //! |---|---|---|---|
 //! | [`Pool::Beaver`] | `c = a·b` in Z_2^64 | `a0, b0, c0` | `a1, b1, c1` |
+//! | [`Pool::Square`] | `c = a²` in Z_2^64 | `a0, c0` | `a1, c1` |
 //! | [`Pool::And`] | 64 AND triples `c = a & b` | XOR shares | XOR shares |
 //! | [`Pool::SharedBits`] | random bit `r` | additive and XOR share | additive and XOR share |
 //! | [`Pool::EdaBits`] | random `r` in Z_2^64 | additive share, XOR share of its bits | the same |
@@ -142,6 +143,16 @@ pub struct BeaverTriples {
     pub c: Vec<u64>,
 }
 
+/// One party's additive shares of square pairs `c = a²` (a Beaver triple
+/// with `b = a`): squaring then opens one value per element instead of two.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SquarePairs {
+    /// Shares of `a`.
+    pub a: Vec<u64>,
+    /// Shares of `c = a²`.
+    pub c: Vec<u64>,
+}
+
 /// One party's XOR shares of bit-sliced AND triples: 64 AND gates per word,
 /// `c = a & b` bitwise.
 #[derive(Clone, PartialEq, Eq)]
@@ -252,6 +263,8 @@ pub trait Material: Send {
     fn session(&self) -> SessionId;
     /// `n` Beaver triples.
     fn beaver(&mut self, n: usize) -> Result<BeaverTriples, DealerError>;
+    /// `n` square pairs.
+    fn square_pairs(&mut self, n: usize) -> Result<SquarePairs, DealerError>;
     /// `words` words of AND triples (64 per word).
     fn and_triples(&mut self, words: usize) -> Result<AndTriples, DealerError>;
     /// `n` shared random bits.
@@ -302,6 +315,10 @@ impl Demand {
     /// `n` Beaver triples.
     pub fn beaver(&mut self, n: u64) -> &mut Demand {
         self.add(Pool::Beaver, n)
+    }
+    /// `n` square pairs.
+    pub fn square_pairs(&mut self, n: u64) -> &mut Demand {
+        self.add(Pool::Square, n)
     }
     /// `words` words of AND triples.
     pub fn and_triples(&mut self, words: u64) -> &mut Demand {

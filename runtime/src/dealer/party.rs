@@ -4,7 +4,7 @@
 use super::pools::{corrections, take, Item, Streams};
 use super::{
     AndTriples, BeaverTriples, DealerError, Demand, EdaBits, Material, MatrixTriples, Pool,
-    RandomOts, SessionId, SharedBits, TruncPairs,
+    RandomOts, SessionId, SharedBits, SquarePairs, TruncPairs,
 };
 use crate::arith::linear::LinearShape;
 use crate::plan::{Party, PlanHash};
@@ -314,6 +314,13 @@ impl Material for PartyMaterial {
         match self.draw(Pool::Beaver, n)? {
             Item::Beaver(t) => Ok(t),
             _ => Err(unexpected(Pool::Beaver)),
+        }
+    }
+
+    fn square_pairs(&mut self, n: usize) -> Result<SquarePairs, DealerError> {
+        match self.draw(Pool::Square, n)? {
+            Item::Square(t) => Ok(t),
+            _ => Err(unexpected(Pool::Square)),
         }
     }
 

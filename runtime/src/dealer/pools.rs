@@ -10,7 +10,7 @@
 
 use super::{
     AndTriples, BeaverTriples, DealerError, EdaBits, MatrixTriples, RandomOts, SharedBits,
-    TruncPairs,
+    SquarePairs, TruncPairs,
 };
 use crate::arith::linear::LinearShape;
 use crate::plan::Party;
@@ -53,6 +53,8 @@ pub enum Pool {
         /// The layer's shape.
         shape: LinearShape,
     },
+    /// Square pairs `(a, a²)` (items: elements).
+    Square,
 }
 
 impl Pool {
@@ -67,13 +69,14 @@ impl Pool {
             Pool::Trunc { bits } => format!("truncation pairs (shift {bits})"),
             Pool::WeightMask { layer, .. } => format!("weight masks of layer {layer}"),
             Pool::Matrix { layer, .. } => format!("matrix-triple rows of layer {layer}"),
+            Pool::Square => "square pairs".into(),
         }
     }
 
     /// Words the client receives explicitly per item.
     pub fn explicit_words_per_item(&self) -> usize {
         match self {
-            Pool::Beaver | Pool::And | Pool::SharedBits | Pool::EdaBits => 1,
+            Pool::Beaver | Pool::And | Pool::SharedBits | Pool::EdaBits | Pool::Square => 1,
             Pool::Ots | Pool::Trunc { .. } => 2,
             Pool::WeightMask { .. } => 0,
             Pool::Matrix { shape, .. } => shape.output_len(),
@@ -86,7 +89,7 @@ impl Pool {
         8 * match self {
             Pool::Beaver | Pool::And => 6,
             Pool::SharedBits => 2,
-            Pool::EdaBits => 4,
+            Pool::EdaBits | Pool::Square => 4,
             Pool::Ots => 6,
             Pool::Trunc { .. } => 6,
             Pool::WeightMask { shape, .. } => shape.weight_len(),
@@ -124,6 +127,7 @@ impl Pool {
                 [vec![7, *layer as u64], shape_tags(shape)].concat()
             }
             Pool::Matrix { layer, shape } => [vec![8, *layer as u64], shape_tags(shape)].concat(),
+            Pool::Square => vec![9],
         };
         t.push(component as u64);
         t
@@ -186,6 +190,7 @@ impl Streams {
 /// One handed-out item batch.
 pub(crate) enum Item {
     Beaver(BeaverTriples),
+    Square(SquarePairs),
     And(AndTriples),
     SharedBits(SharedBits),
     EdaBits(EdaBits),
@@ -221,6 +226,15 @@ pub(crate) fn take(
                 explicit.to_vec()
             };
             Item::Beaver(BeaverTriples { a, b, c })
+        }
+        Pool::Square => {
+            let a = s.u64s(pool, A, n);
+            let c = if server {
+                s.u64s(pool, C, n)
+            } else {
+                explicit.to_vec()
+            };
+            Item::Square(SquarePairs { a, c })
         }
         Pool::And => {
             let a = s.u64s(pool, A, n);
@@ -328,6 +342,12 @@ pub(crate) fn corrections(
                 let a = t0.a[i].wrapping_add(t1.a[i]);
                 let b = t0.b[i].wrapping_add(t1.b[i]);
                 a.wrapping_mul(b).wrapping_sub(t0.c[i])
+            })
+            .collect(),
+        (Item::Square(p0), Item::Square(p1)) => (0..n)
+            .map(|i| {
+                let a = p0.a[i].wrapping_add(p1.a[i]);
+                a.wrapping_mul(a).wrapping_sub(p0.c[i])
             })
             .collect(),
         (Item::And(t0), Item::And(t1)) => (0..n)

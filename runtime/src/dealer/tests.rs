@@ -29,6 +29,7 @@ fn conv() -> LinearShape {
 fn full_demand() -> Demand {
     let mut d = Demand::new();
     d.beaver(300)
+        .square_pairs(33)
         .and_triples(40)
         .shared_bits(200)
         .edabits(70)
@@ -54,6 +55,13 @@ fn every_pool_reconstructs_to_its_relation() {
             let a = t0.a[i].wrapping_add(t1.a[i]);
             let b = t0.b[i].wrapping_add(t1.b[i]);
             assert_eq!(t0.c[i].wrapping_add(t1.c[i]), a.wrapping_mul(b));
+        }
+    }
+    for n in [32usize, 1] {
+        let (p0, p1) = (m0.square_pairs(n).unwrap(), m1.square_pairs(n).unwrap());
+        for i in 0..n {
+            let a = p0.a[i].wrapping_add(p1.a[i]);
+            assert_eq!(p0.c[i].wrapping_add(p1.c[i]), a.wrapping_mul(a));
         }
     }
     for n in [3usize, 37] {
@@ -212,10 +220,10 @@ fn only_the_client_gets_explicit_words() {
         .unwrap();
     assert_eq!(b0.explicit_words(), 0);
     assert_eq!(b1.explicit_words() as u64, demand.explicit_words());
-    // 300 + 40 + 200 + 70 + 2*150 + 2*100 + 6*5 + 3*(3*3*3) words
+    // 300 + 33 + 40 + 200 + 70 + 2*150 + 2*100 + 6*5 + 3*(3*3*3) words
     assert_eq!(
         demand.explicit_words(),
-        300 + 40 + 200 + 70 + 300 + 200 + 30 + 81
+        300 + 33 + 40 + 200 + 70 + 300 + 200 + 30 + 81
     );
 }
 
@@ -289,4 +297,63 @@ fn secrets_are_not_printed() {
     let (b0, _) = dealer.deal(&full_demand()).unwrap();
     let shown = format!("{b0:?}");
     assert!(!shown.contains("seed"), "{shown}");
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Any damage to a material file is refused with an error, never a
+        /// panic or a silently different bundle.
+        #[test]
+        fn damaged_files_are_refused(at in any::<proptest::sample::Index>(), xor in 1u8..=255, cut in any::<proptest::sample::Index>()) {
+            let mut d = Demand::new();
+            d.beaver(5).random_ots(3).linear(0, dense(), 1);
+            let dealer = TrustedDealer::new(PLAN, SESSION, Some(Seed::from_u64(11))).unwrap();
+            let (_, b1) = dealer.deal(&d).unwrap();
+            let bytes = b1.to_bytes().unwrap();
+            let mut flipped = bytes.clone();
+            flipped[at.index(bytes.len())] ^= xor;
+            prop_assert!(MaterialBundle::from_bytes(&flipped).is_err());
+            prop_assert!(MaterialBundle::from_bytes(&bytes[..cut.index(bytes.len())]).is_err());
+        }
+
+        /// Random bytes, even with a valid checksum, never panic the reader.
+        #[test]
+        fn random_bodies_with_valid_checksums_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut bytes = b"CHIMERA-MATERIAL".to_vec();
+            bytes.extend_from_slice(&1u32.to_le_bytes());
+            bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&body);
+            let mut h = blake3::Hasher::new_derive_key("chimera 2026 material file checksum v1");
+            h.update(&bytes);
+            let sum = *h.finalize().as_bytes();
+            bytes.extend_from_slice(&sum);
+            let _ = MaterialBundle::from_bytes(&bytes);
+        }
+    }
+}
+
+#[test]
+fn sessions_and_parties_get_unrelated_streams() {
+    let mut d = Demand::new();
+    d.beaver(4);
+    let master = Seed::from_u64(12);
+    let draw = |session: SessionId| {
+        let (mut m0, mut m1) =
+            TrustedDealer::pair(PLAN, session, Some(master.clone()), &d).unwrap();
+        (m0.beaver(4).unwrap().a, m1.beaver(4).unwrap().a)
+    };
+    let (a0, a1) = draw(SESSION);
+    let (b0, _) = draw(SessionId([10; 16]));
+    assert_ne!(a0, b0, "another session must not reuse a single share");
+    assert_ne!(a0, a1, "the parties' streams must differ");
+    assert_eq!(
+        draw(SESSION).0,
+        a0,
+        "the same seed and session deal the same material"
+    );
 }

@@ -53,7 +53,7 @@ pub enum GmwError {
 
 /// One party's XOR shares of AND triples, one word per 64 gate instances:
 /// `a`, `b`, `c` of equal length with `c = a ∧ b` across the two parties.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct TripleShares<'a> {
     /// Share of `a`.
     pub a: &'a [u64],

@@ -512,3 +512,28 @@ fn deviation_bound_is_zero_without_arith_truncations_and_none_after_a_square() {
     let bounds = deviation_bounds(&plan, &weights::bind(&plan, &w).unwrap());
     assert_eq!(bounds, vec![Some(0.0), None]);
 }
+
+#[test]
+fn encode_batch_and_decode_output_are_the_oracles_own() {
+    let (plan, bound) = tiny();
+    let x = batch(3, &[1, 2, 2], Lcg(11).vec(12, 2.0));
+    let ring = encode_batch(&plan, 0, &x).unwrap();
+    let f = plan.fixed;
+    for (r, v) in ring.iter().zip(&x.data) {
+        assert_eq!(*r, f.encode(*v).unwrap());
+    }
+    let fixed = evaluate(&plan, &bound, &[x], Mode::Fixed).unwrap();
+    let raw = fixed.outputs[0].ring.clone().unwrap();
+    assert_eq!(
+        decode_output(&plan, 0, 3, &raw).as_ref(),
+        Some(&fixed.outputs[0])
+    );
+    assert_eq!(decode_output(&plan, 0, 2, &raw), None);
+    assert_eq!(decode_output(&plan, 1, 3, &raw), None);
+    let err = encode_batch(&plan, 0, &batch(1, &[4], vec![0.0; 4])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input `x` has shape [1, 2, 2], the batch gives 1 rows of [4]"
+    );
+    assert!(encode_batch(&plan, 1, &batch(1, &[4], vec![0.0; 4])).is_err());
+}

@@ -136,9 +136,29 @@ pub fn encode_frame(
     Ok(out)
 }
 
+/// [`decode_frame`] taking ownership of the buffer: the same checks, and the
+/// payload keeps the buffer's allocation (no copy of the payload).
+pub fn decode_frame_owned(mut bytes: Vec<u8>, max_frame: usize) -> Result<Frame, TransportError> {
+    let kind = check_frame(&bytes, max_frame)?;
+    bytes.drain(..HEADER_LEN);
+    Ok(Frame {
+        kind,
+        payload: bytes,
+    })
+}
+
 /// Decode a buffer that must hold exactly one frame: rejects unknown kinds,
 /// oversized or ill-sized lengths, truncation and trailing bytes.
 pub fn decode_frame(bytes: &[u8], max_frame: usize) -> Result<Frame, TransportError> {
+    let kind = check_frame(bytes, max_frame)?;
+    Ok(Frame {
+        kind,
+        payload: bytes[HEADER_LEN..].to_vec(),
+    })
+}
+
+/// The checks of [`decode_frame`]; returns the kind.
+fn check_frame(bytes: &[u8], max_frame: usize) -> Result<FrameKind, TransportError> {
     let Some(header) = bytes.first_chunk::<HEADER_LEN>() else {
         return Err(TransportError::PeerMisbehaved(format!(
             "truncated frame: {} bytes, a header alone has {HEADER_LEN}",
@@ -161,10 +181,7 @@ pub fn decode_frame(bytes: &[u8], max_frame: usize) -> Result<Frame, TransportEr
             kind.name()
         )));
     }
-    Ok(Frame {
-        kind,
-        payload: body.to_vec(),
-    })
+    Ok(kind)
 }
 
 #[cfg(test)]
@@ -240,5 +257,30 @@ mod tests {
             encode_frame(FrameKind::Bytes, &[0u8; 8], 4),
             Err(TransportError::TooLarge { len: 8, max: 4 })
         ));
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the bytes, the decoder returns a frame or a
+        /// `PeerMisbehaved` error, never panics, and accepts exactly the
+        /// well-formed encodings.
+        #[test]
+        fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let owned = decode_frame_owned(bytes.clone(), 32);
+            match decode_frame(&bytes, 32) {
+                Ok(frame) => {
+                    prop_assert_eq!(owned.ok(), Some(frame.clone()));
+                    let again = encode_frame(frame.kind, &frame.payload, 32).unwrap();
+                    prop_assert_eq!(again, bytes);
+                }
+                Err(TransportError::PeerMisbehaved(_)) => {}
+                Err(other) => prop_assert!(false, "unexpected error {:?}", other),
+            }
+        }
     }
 }

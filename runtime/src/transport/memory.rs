@@ -2,7 +2,7 @@
 //! tests and the one-process simulation mode. Frames are encoded and decoded
 //! with the same codec as TCP, so bytes and rounds are counted identically.
 
-use super::frame::{decode_frame, encode_frame};
+use super::frame::{decode_frame_owned, encode_frame};
 use super::TransportError;
 use super::{check_abort, Channel, ChannelConfig, ChannelStats, Counter, Frame, FrameKind};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
@@ -68,8 +68,9 @@ impl Channel for MemoryChannel {
                 RecvTimeoutError::Timeout => TransportError::Timeout(self.config.read_timeout),
                 RecvTimeoutError::Disconnected => TransportError::PeerClosed,
             })?;
-        let frame = decode_frame(&bytes, self.config.max_frame)?;
-        self.counter.on_recv(bytes.len());
+        let len = bytes.len();
+        let frame = decode_frame_owned(bytes, self.config.max_frame)?;
+        self.counter.on_recv(len);
         check_abort(frame)
     }
 

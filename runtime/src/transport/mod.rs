@@ -30,10 +30,12 @@
 //! forever.
 
 pub mod frame;
+mod hello;
 mod memory;
 mod tcp;
 
 pub use frame::{Frame, FrameKind, DEFAULT_MAX_FRAME, HEADER_LEN};
+pub use hello::handshake;
 pub use memory::{memory_pair, memory_pair_with, MemoryChannel};
 pub use tcp::TcpChannel;
 
@@ -54,6 +56,9 @@ pub enum TransportError {
     /// Nothing arrived within the read timeout.
     #[error("no message from the peer within {0:?}")]
     Timeout(Duration),
+    /// The peer is a correct party of another run (plan, session or role).
+    #[error("the parties do not match: {0}")]
+    Mismatch(String),
     /// A local I/O failure.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -9,7 +9,9 @@
 //! queue runs empty, so small messages leave at once and large ones stream
 //! while the caller goes on to receive. Dropping the channel waits for the
 //! writer to finish (so the last message is not lost when a process exits),
-//! then shuts the socket down so the peer sees a clean end of stream.
+//! then shuts the socket down so the peer sees a clean end of stream; if the
+//! peer is alive but stopped reading, that wait ends at the write timeout
+//! (the configured read timeout), never later.
 
 use super::frame::{decode_header, encode_header, HEADER_LEN};
 use super::TransportError;

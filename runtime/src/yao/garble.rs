@@ -31,7 +31,7 @@ use super::YaoError;
 use crate::circuit::{Circuit, Gate};
 
 /// Instances garbled side by side (one AES batch is `4 × LANES` blocks).
-pub const LANES: usize = 32;
+pub const LANES: usize = 16;
 
 #[inline]
 fn select(bit: u128, x: u128) -> u128 {
@@ -53,7 +53,7 @@ pub struct Garbler {
 /// What garbling produces: the tables to send to the evaluator (they do not
 /// depend on any input, so they can travel before the query) and the
 /// zero-labels of the outputs, which the garbler keeps.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Garbled {
     /// `2 × and_count × n` ciphertexts, in the layout of the module docs.
     pub tables: Vec<u128>,
@@ -106,12 +106,12 @@ impl Garbler {
         }
         let ands = circuit.and_count() as usize;
         let n_out = circuit.n_outputs();
-        let mut tables = vec![0u128; 2 * ands * n];
-        let mut outputs = vec![0u128; n * n_out];
+        // Filled strictly in order, so pushed rather than zeroed first.
+        let mut tables = Vec::with_capacity(2 * ands * n);
+        let mut outputs = Vec::with_capacity(n * n_out);
         self.wires.clear();
         self.wires.resize(circuit.n_wires() * LANES, 0);
         let delta = self.delta;
-        let mut t_pos = 0usize;
         for start in (0..n).step_by(LANES) {
             let kk = (n - start).min(LANES);
             let w = &mut self.wires;
@@ -163,9 +163,8 @@ impl Garbler {
                             let wg = h[0] ^ select(pa, tg);
                             let te = h[2] ^ h[3] ^ a0;
                             let we = h[2] ^ select(pb, te ^ a0);
-                            tables[t_pos] = tg;
-                            tables[t_pos + 1] = te;
-                            t_pos += 2;
+                            tables.push(tg);
+                            tables.push(te);
                             w[out + k] = wg ^ we;
                         }
                         and_idx += 1;
@@ -173,8 +172,8 @@ impl Garbler {
                 }
             }
             for k in 0..kk {
-                for (o, &wire) in circuit.outputs().iter().enumerate() {
-                    outputs[(start + k) * n_out + o] = w[wire as usize * LANES + k];
+                for &wire in circuit.outputs() {
+                    outputs.push(w[wire as usize * LANES + k]);
                 }
             }
         }
@@ -240,8 +239,7 @@ impl Evaluator {
                 got: tables.len(),
             });
         }
-        let n_out = circuit.n_outputs();
-        let mut outputs = vec![0u128; n * n_out];
+        let mut outputs = Vec::with_capacity(n * circuit.n_outputs());
         self.wires.clear();
         self.wires.resize(circuit.n_wires() * LANES, 0);
         let mut t_pos = 0usize;
@@ -293,12 +291,24 @@ impl Evaluator {
                 }
             }
             for k in 0..kk {
-                for (o, &wire) in circuit.outputs().iter().enumerate() {
-                    outputs[(start + k) * n_out + o] = w[wire as usize * LANES + k];
+                for &wire in circuit.outputs() {
+                    outputs.push(w[wire as usize * LANES + k]);
                 }
             }
         }
         self.counter += (n * ands) as u64;
         Ok(outputs)
+    }
+}
+
+/// The zero-labels are the garbler's secret: `Debug` shows sizes only.
+impl std::fmt::Debug for Garbled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Garbled({} table rows, {} output labels)",
+            self.tables.len(),
+            self.outputs.len()
+        )
     }
 }

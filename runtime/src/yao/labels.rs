@@ -131,7 +131,7 @@ impl Garbler {
 }
 
 /// The evaluator's half of the input-label transfer.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OtKeys {
     choices: Vec<u64>,
     keys: Vec<u128>,
@@ -194,5 +194,12 @@ impl OtKeys {
             });
         }
         Ok(answer.iter().zip(&self.keys).map(|(y, k)| y ^ k).collect())
+    }
+}
+
+/// Choices and keys are secret: `Debug` shows the size only.
+impl std::fmt::Debug for OtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OtKeys({} keys)", self.keys.len())
     }
 }
