@@ -137,9 +137,10 @@ pub fn run_server<C: Channel, M: Material>(
     channel: &mut C,
     batch: usize,
 ) -> Result<RunResult, ExecError> {
-    let yao = Box::new(YaoServer::new(
-        Prg::from_os().map_err(|e| ExecError::Internal(format!("no OS randomness: {e}")))?,
-    ));
+    let yao =
+        Box::new(YaoServer::new(Prg::from_os().map_err(|e| {
+            ExecError::Internal(format!("no OS randomness: {e}"))
+        })?));
     let side = Side::Server {
         weights,
         yao,
@@ -401,8 +402,8 @@ impl<'a, 'w> Runner<'a, 'w> {
                     Side::Server { yao, .. } => {
                         convert::b2y_server(&mut *self.ch, &mut *self.mat, yao, &own)?
                     }
-                    Side::Client { .. } => {
-                        convert::b2y_client(&mut *self.ch, &mut *self.mat, &own)?
+                    Side::Client { yao, .. } => {
+                        convert::b2y_client(&mut *self.ch, &mut *self.mat, yao, &own)?
                     }
                 }),
             };
@@ -603,8 +604,8 @@ impl<'a, 'w> Runner<'a, 'w> {
             (Conversion::B2Y, Share::B(v), Side::Server { yao, .. }) => {
                 Share::Y(convert::b2y_server(ch, mat, yao, &v)?)
             }
-            (Conversion::B2Y, Share::B(v), Side::Client { .. }) => {
-                Share::Y(convert::b2y_client(ch, mat, &v)?)
+            (Conversion::B2Y, Share::B(v), Side::Client { yao, .. }) => {
+                Share::Y(convert::b2y_client(ch, mat, yao, &v)?)
             }
             (Conversion::Y2B, Share::Y(y), _) => Share::B(convert::y2b(&y)),
             _ => {
