@@ -5,8 +5,10 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod calibrate;
 mod check;
 mod compile;
+mod cost;
 mod eval;
 
 /// Private neural-network inference: compile a `.nn` network to a
@@ -24,6 +26,10 @@ enum Command {
     Check(check::Args),
     /// Compile a .nn file to a plan (RON) and print the plan's hash.
     Compile(compile::Args),
+    /// Report what a network's optimized plan costs, per layer, beside all-GMW and all-Yao.
+    Cost(cost::Args),
+    /// Measure this machine's per-unit compute times and write a calibration profile.
+    Calibrate(calibrate::Args),
     /// Evaluate a network in plaintext (the oracle) on an input file.
     Eval(eval::Args),
 }
@@ -34,6 +40,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Cost(args) => cost::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
     };
     match result {
         Ok(code) => code,

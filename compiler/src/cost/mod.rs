@@ -18,6 +18,6 @@ pub mod solve;
 
 pub use estimate::{Counts, Estimate, Objective, ObjectiveError, Times};
 pub use network::{Network, NetworkError};
-pub use oracle::{estimate, CostOracle};
+pub use oracle::{estimate, CostOracle, RuntimeOracle};
 pub use profile::{Profile, ProfileError};
 pub use solve::{solve, Problem, Solution, SolveError};

@@ -165,7 +165,8 @@ fn parse_time_us(value: &str) -> Result<u64, NetworkError> {
         _ => return Err(bad()),
     };
     let us = (n * scale).round();
-    (1.0..1e12).contains(&us)
+    (1.0..1e12)
+        .contains(&us)
         .then_some(us as u64)
         .ok_or_else(bad)
 }
@@ -184,7 +185,8 @@ fn parse_rate_bps(value: &str) -> Result<u64, NetworkError> {
         _ => return Err(bad()),
     };
     let bps = (n * scale).round();
-    (1.0..1e15).contains(&bps)
+    (1.0..1e15)
+        .contains(&bps)
         .then_some(bps as u64)
         .ok_or_else(bad)
 }

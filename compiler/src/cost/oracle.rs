@@ -27,6 +27,42 @@ pub trait CostOracle {
 
     /// The cost of opening `value` (shared in `value.protocol`) to `to`.
     fn reveal(&self, value: &ValueInfo, to: Party, batch: usize) -> Result<OpCost, String>;
+
+    /// The cost of sharing a client input that lives in `value.protocol`.
+    fn input(&self, value: &ValueInfo, batch: usize) -> Result<OpCost, String>;
+}
+
+/// The runtime's exact costs ([`chimera_runtime::cost`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RuntimeOracle;
+
+impl CostOracle for RuntimeOracle {
+    fn step(
+        &self,
+        op: &Op,
+        protocol: Protocol,
+        inputs: &[&ValueInfo],
+        output: &ValueInfo,
+        batch: usize,
+    ) -> Result<OpCost, String> {
+        chimera_runtime::cost::step_cost(op, protocol, inputs, output, batch)
+            .map_err(|e| e.to_string())
+    }
+
+    fn reveal(&self, value: &ValueInfo, to: Party, batch: usize) -> Result<OpCost, String> {
+        Ok(chimera_runtime::cost::reveal_cost(
+            value.protocol,
+            to,
+            value.len() * batch,
+        ))
+    }
+
+    fn input(&self, value: &ValueInfo, batch: usize) -> Result<OpCost, String> {
+        Ok(chimera_runtime::cost::input_cost(
+            value.protocol,
+            value.len() * batch,
+        ))
+    }
 }
 
 /// Local work of a step whose traffic is `cost`: AND gates by protocol

@@ -42,16 +42,35 @@ fn letters(ps: &[Protocol]) -> String {
     let mut v: Vec<Protocol> = ps.to_vec();
     v.sort();
     v.dedup();
-    v.iter().map(|p| p.letter().to_string()).collect::<Vec<_>>().join("+")
+    v.iter()
+        .map(|p| p.letter().to_string())
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 /// Cost every step and every reveal of `plan`.
-pub fn plan_cost(
-    plan: &Plan,
-    oracle: &dyn CostOracle,
-    batch: usize,
-) -> Result<PlanCost, String> {
+pub fn plan_cost(plan: &Plan, oracle: &dyn CostOracle, batch: usize) -> Result<PlanCost, String> {
     let mut layers: Vec<(LayerRow, Vec<Protocol>)> = Vec::new();
+    for spec in &plan.inputs {
+        let v = plan.value(spec.value);
+        let cost = oracle
+            .input(v, batch)
+            .map_err(|e| format!("input `{}`: {e}", v.name))?;
+        layers.push((
+            LayerRow {
+                layer: format!("input {}", v.name),
+                operation: format!("share from {}", spec.owner),
+                shape: v.shape.clone(),
+                protocol: String::new(),
+                conversions: Vec::new(),
+                estimate: Estimate {
+                    cost,
+                    counts: Default::default(),
+                },
+            },
+            vec![v.protocol],
+        ));
+    }
     for (i, step) in plan.steps.iter().enumerate() {
         let inputs: Vec<&ValueInfo> = step.inputs.iter().map(|&v| plan.value(v)).collect();
         let output = plan.value(step.output);
@@ -294,7 +313,14 @@ impl Report {
                 &r.estimate,
             ));
         }
-        t.add_row(row("total", "", String::new(), "", String::new(), &self.optimal.total));
+        t.add_row(row(
+            "total",
+            "",
+            String::new(),
+            "",
+            String::new(),
+            &self.optimal.total,
+        ));
         for col in 5..11 {
             if let Some(c) = t.column_mut(col) {
                 c.set_cell_alignment(CellAlignment::Right);
@@ -413,7 +439,13 @@ pub fn to_dot(plan: &Plan) -> String {
                 .map_or(step.protocol, |&x| plan.value(x).protocol);
             format!("{}→{}", from.letter(), step.protocol.letter())
         } else {
-            format!("{} {}\\n{:?} [{}]", step.op.name(), esc(&v.name), v.shape, step.protocol.letter())
+            format!(
+                "{} {}\\n{:?} [{}]",
+                step.op.name(),
+                esc(&v.name),
+                v.shape,
+                step.protocol.letter()
+            )
         };
         out.push_str(&format!(
             "  {id} [shape={shape}, fillcolor=\"{}\", label=\"{label}\"];\n",
@@ -436,4 +468,90 @@ pub fn to_dot(plan: &Plan) -> String {
         "  subgraph cluster_legend { label=\"protocols\"; la [label=\"A\", fillcolor=\"#9ecae1\"]; lb [label=\"B (GMW)\", fillcolor=\"#a1d99b\"]; ly [label=\"Y (Yao)\", fillcolor=\"#fdae6b\"]; }\n}\n",
     );
     out
+}
+
+/// The plans a report compares: optimal, all-GMW and all-Yao, each compiled
+/// with the optimizer under the same network, profile, objective and batch.
+#[derive(Clone, Debug)]
+pub struct Plans {
+    /// The optimal plan.
+    pub optimal: crate::Compiled,
+    /// Comparisons restricted to GMW.
+    pub all_gmw: crate::Compiled,
+    /// Comparisons restricted to Yao.
+    pub all_yao: crate::Compiled,
+}
+
+/// Settings of a report.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The network.
+    pub network: Network,
+    /// The profile.
+    pub profile: Profile,
+    /// The objective.
+    pub objective: Objective,
+    /// Inferences per query.
+    pub batch: usize,
+}
+
+impl Settings {
+    /// The optimizer for these settings, optionally restricted to one boolean protocol.
+    pub fn optimizer<'o>(
+        &self,
+        oracle: &'o dyn CostOracle,
+        only: Option<Protocol>,
+    ) -> crate::passes::optimize::Optimizer<'o> {
+        crate::passes::optimize::Optimizer {
+            oracle,
+            network: self.network.clone(),
+            profile: self.profile.clone(),
+            objective: self.objective,
+            batch: self.batch,
+            only,
+        }
+    }
+}
+
+/// Compile the three plans of a report.
+pub fn compile_plans(
+    file_name: &str,
+    source: &[u8],
+    settings: &Settings,
+    oracle: &dyn CostOracle,
+) -> Result<Plans, crate::Diagnostics> {
+    let build = |only| {
+        crate::passes::optimize::compile_optimized(
+            file_name,
+            source,
+            &settings.optimizer(oracle, only),
+        )
+    };
+    Ok(Plans {
+        optimal: build(None)?,
+        all_gmw: build(Some(Protocol::Gmw))?,
+        all_yao: build(Some(Protocol::Yao))?,
+    })
+}
+
+impl Report {
+    /// Cost the three plans.
+    pub fn new(
+        plans: &Plans,
+        settings: &Settings,
+        oracle: &dyn CostOracle,
+    ) -> Result<Report, String> {
+        let plan = &plans.optimal.saved.plan;
+        Ok(Report {
+            model: plan.model.clone(),
+            network: settings.network.clone(),
+            profile: settings.profile.clone(),
+            objective: settings.objective,
+            batch: settings.batch,
+            optimal: plan_cost(plan, oracle, settings.batch)?,
+            all_gmw: plan_cost(&plans.all_gmw.saved.plan, oracle, settings.batch)?,
+            all_yao: plan_cost(&plans.all_yao.saved.plan, oracle, settings.batch)?,
+            revealed: revealed(plan),
+        })
+    }
 }

@@ -72,6 +72,22 @@ pub fn value_info(g: &Graph, id: NodeId, p: Protocol) -> ValueInfo {
     }
 }
 
+impl Optimizer<'static> {
+    /// The optimizer `chimera compile` uses by default: the runtime's exact
+    /// costs, the shipped calibration profile, batch 1, and the given
+    /// network and objective.
+    pub fn runtime(network: Network, objective: Objective) -> Optimizer<'static> {
+        Optimizer {
+            oracle: &crate::cost::RuntimeOracle,
+            network,
+            profile: Profile::default_profile(),
+            objective,
+            batch: 1,
+            only: None,
+        }
+    }
+}
+
 impl Optimizer<'_> {
     /// The protocols node `id` may run in: its pin, or the protocols its
     /// operation supports (within `only`).
@@ -100,7 +116,14 @@ impl Optimizer<'_> {
     fn run_cost(&self, g: &Graph, id: NodeId, p: Protocol) -> Result<Option<f64>, OptimizeError> {
         let out = value_info(g, id, p);
         let mut cost = if matches!(g.op(id), NodeOp::Input { .. }) {
-            0.0
+            match self.oracle.input(&out, self.batch) {
+                Ok(c) => crate::cost::Estimate {
+                    counts: Default::default(),
+                    cost: c,
+                }
+                .score(self.objective, &self.network, &self.profile),
+                Err(_) => return Ok(None),
+            }
         } else {
             let op = plan_op(g, id).map_err(OptimizeError::Op)?;
             let ins: Vec<ValueInfo> = g

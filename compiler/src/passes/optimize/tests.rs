@@ -75,6 +75,10 @@ impl CostOracle for Synthetic {
         }
     }
 
+    fn input(&self, _v: &ValueInfo, _batch: usize) -> Result<OpCost, String> {
+        Ok(OpCost::ZERO)
+    }
+
     fn reveal(&self, v: &ValueInfo, _to: Party, _batch: usize) -> Result<OpCost, String> {
         Ok(OpCost {
             rounds: 1,
