@@ -8,13 +8,12 @@
 //! the float model beside the fixed-point one and reports each step's error
 //! and headroom; `--json` prints the same as JSON.
 
-use anyhow::Context;
+use crate::common::{load_inputs, load_plan};
 use chimera_runtime::oracle::{self, Comparison, Evaluation, LayerReport, Mode, Tolerance};
 use chimera_runtime::plan::{Encoding, Plan, Reveal, SavedPlan};
-use chimera_runtime::{tensor_io, weights};
+use chimera_runtime::weights;
 use serde_json::{json, Value};
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Flags of `chimera eval`.
@@ -42,28 +41,6 @@ pub struct Args {
     pub layers: bool,
 }
 
-/// Compile a `.nn` file or load a `.ron` plan. `Err(code)` when diagnostics were printed.
-fn load_plan(path: &Path) -> anyhow::Result<Result<SavedPlan, ExitCode>> {
-    if path.extension().is_some_and(|e| e == "ron") {
-        return Ok(Ok(SavedPlan::load(path)?));
-    }
-    let source = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let name = path.display().to_string();
-    let color = std::io::stderr().is_terminal();
-    match chimera_compiler::compile(&name, &source) {
-        Ok(compiled) => {
-            if !compiled.warnings.is_empty() {
-                eprint!("{}", compiled.warnings.render(&name, &source, color));
-            }
-            Ok(Ok(compiled.saved))
-        }
-        Err(diagnostics) => {
-            eprint!("{}", diagnostics.render(&name, &source, color));
-            Ok(Err(ExitCode::from(1)))
-        }
-    }
-}
-
 /// Run the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let saved = match load_plan(&args.file)? {
@@ -79,31 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bound.unused.join(", ")
         );
     }
-    if args.input.len() != plan.inputs.len() {
-        anyhow::bail!(
-            "the network has {} input(s) ({}), {} --input file(s) were given",
-            plan.inputs.len(),
-            plan.inputs
-                .iter()
-                .map(|i| format!(
-                    "`{}` {:?}",
-                    plan.value(i.value).name,
-                    plan.value(i.value).shape
-                ))
-                .collect::<Vec<_>>()
-                .join(", "),
-            args.input.len()
-        );
-    }
-    let mut batches = Vec::new();
-    for (spec, path) in plan.inputs.iter().zip(&args.input) {
-        let info = plan.value(spec.value);
-        let tensor = tensor_io::load_npy(path)?;
-        let batch = tensor
-            .into_batch(&info.name, &info.shape)
-            .with_context(|| format!("{}", path.display()))?;
-        batches.push(batch);
-    }
+    let batches = load_inputs(plan, &args.input)?;
     let mode = if args.float { Mode::Float } else { Mode::Fixed };
     let (evaluation, report) = if args.layers {
         let tolerance = Tolerance::for_frac_bits(plan.fixed.frac_bits);

@@ -7,9 +7,16 @@ use std::process::ExitCode;
 
 mod calibrate;
 mod check;
+mod common;
 mod compile;
 mod cost;
+mod dealer;
 mod eval;
+mod materials;
+mod query;
+mod run;
+mod serve;
+mod session_request;
 
 /// Private neural-network inference: compile a `.nn` network to a
 /// mixed-protocol two-party plan, report its cost, and run it.
@@ -32,6 +39,14 @@ enum Command {
     Calibrate(calibrate::Args),
     /// Evaluate a network in plaintext (the oracle) on an input file.
     Eval(eval::Args),
+    /// Deal single-use correlated randomness for N queries (offline).
+    Dealer(dealer::Args),
+    /// Serve private inference with the server's weights.
+    Serve(serve::Args),
+    /// Query a server privately with the client's input.
+    Query(query::Args),
+    /// Compile, deal, and run server and client as separate processes over loopback.
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +57,10 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Calibrate(args) => calibrate::run(args),
+        Command::Dealer(args) => dealer::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(code) => code,

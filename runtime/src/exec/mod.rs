@@ -28,7 +28,7 @@ mod party;
 mod simulate;
 
 pub use hello::{Hello, HELLO_LEN};
-pub use party::{run_client, run_server, ClientResult, RevealedOutput, RunStats};
+pub use party::{run_client, run_server, ClientResult, RevealedOutput, RunResult, RunStats};
 pub use simulate::{simulate, Simulation};
 
 use crate::arith::ArithError;
@@ -130,3 +130,6 @@ impl From<BooleanError> for ExecError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

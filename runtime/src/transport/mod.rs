@@ -32,11 +32,13 @@
 pub mod frame;
 mod hello;
 mod memory;
+mod metered;
 mod tcp;
 
 pub use frame::{Frame, FrameKind, DEFAULT_MAX_FRAME, HEADER_LEN};
 pub use hello::handshake;
 pub use memory::{memory_pair, memory_pair_with, MemoryChannel};
+pub use metered::Metered;
 pub use tcp::TcpChannel;
 
 use std::time::Duration;

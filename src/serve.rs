@@ -1,0 +1,193 @@
+//! `chimera serve`: the server's side of private inference.
+//!
+//! Loads the plan and binds the weights (refusing weights that do not fit),
+//! then answers one query per connection until its material is used up. A
+//! query that fails — bad request, foreign or used material, a peer that
+//! vanishes — is logged and ends that connection only.
+
+use crate::common::load_plan;
+use crate::materials;
+use crate::session_request::{self, Request};
+use anyhow::Context;
+use chimera_runtime::dealer::PartyMaterial;
+use chimera_runtime::exec;
+use chimera_runtime::plan::{Party, Plan};
+use chimera_runtime::transport::{Channel, ChannelConfig, Metered, TcpChannel};
+use chimera_runtime::weights::{self, BoundWeights};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Flags of `chimera serve`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The network: a compiled plan (.ron) or a .nn file (compiled here).
+    pub plan: PathBuf,
+    /// The server's weights (safetensors).
+    #[arg(long, value_name = "W.safetensors")]
+    pub weights: PathBuf,
+    /// The dealer's output directory (or its `server/` subdirectory).
+    #[arg(long, value_name = "DIR")]
+    pub material: PathBuf,
+    /// Address to listen on (port 0 lets the system choose; the address is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7470")]
+    pub listen: String,
+    /// Stop after this many queries (default: when the material is used up).
+    #[arg(long)]
+    pub max_queries: Option<usize>,
+    /// Seconds to wait for the peer at any read before giving up on a query.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// Run the subcommand.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let saved = match load_plan(&args.plan)? {
+        Ok(saved) => saved,
+        Err(code) => return Ok(code),
+    };
+    let plan = Arc::new(saved.plan);
+    let bound =
+        Arc::new(weights::load(&plan, &args.weights).with_context(|| {
+            format!("the weights {} do not fit the plan", args.weights.display())
+        })?);
+    let dir = materials::party_dir(&args.material, Party::Server);
+    let (fresh, used) = materials::census(&dir);
+    if fresh == 0 {
+        anyhow::bail!(
+            "no unused server material in {} ({used} used); run `chimera dealer` first",
+            dir.display()
+        );
+    }
+    let listener = TcpListener::bind(&args.listen).with_context(|| {
+        format!(
+            "cannot listen on {} (is another server using that port? choose another with --listen)",
+            args.listen
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    println!("listening on {addr}");
+    eprintln!(
+        "chimera serve: model `{}`, plan {}, {} linear layer(s) bound, {fresh} unused quer{} in {}",
+        plan.model,
+        plan.hash()?.short(),
+        bound.layers.len(),
+        if fresh == 1 { "y" } else { "ies" },
+        dir.display()
+    );
+    eprintln!("security: semi-honest parties, non-colluding dealer; plaintext TCP (no encryption, no peer authentication)");
+    let config = ChannelConfig {
+        read_timeout: Duration::from_secs(args.timeout.max(1)),
+        ..ChannelConfig::default()
+    };
+    listener.set_nonblocking(true)?;
+    let active = Arc::new(AtomicUsize::new(0));
+    let served = Arc::new(AtomicUsize::new(0));
+    let mut accepted = 0usize;
+    loop {
+        let limit_reached = args.max_queries.is_some_and(|m| accepted >= m);
+        let exhausted = materials::census(&dir).0 == 0;
+        if (limit_reached || exhausted) && active.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        if limit_reached || exhausted {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                accepted += 1;
+                active.fetch_add(1, Ordering::SeqCst);
+                let (plan, bound, dir, active, served) = (
+                    Arc::clone(&plan),
+                    Arc::clone(&bound),
+                    dir.clone(),
+                    Arc::clone(&active),
+                    Arc::clone(&served),
+                );
+                std::thread::spawn(move || {
+                    match serve_one(stream, &plan, &bound, &dir, config) {
+                        Ok(line) => {
+                            served.fetch_add(1, Ordering::SeqCst);
+                            eprintln!("query from {peer}: {line}");
+                        }
+                        Err(e) => eprintln!("query from {peer} failed: {e:#}"),
+                    }
+                    active.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => eprintln!("accept failed: {e}"),
+        }
+    }
+    let (_, used) = materials::census(&dir);
+    eprintln!(
+        "served {} quer{}; {used} bundle(s) used, none left{}",
+        served.load(Ordering::SeqCst),
+        if served.load(Ordering::SeqCst) == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+        if args.max_queries.is_some_and(|m| accepted >= m) {
+            " or --max-queries reached"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One connection: read the request, claim its material, run the query.
+fn serve_one(
+    stream: TcpStream,
+    plan: &Plan,
+    bound: &BoundWeights,
+    dir: &Path,
+    config: ChannelConfig,
+) -> anyhow::Result<String> {
+    stream.set_nonblocking(false)?;
+    let mut ch = TcpChannel::from_stream(stream, config)?;
+    let request = ch.recv().context("reading the query request")?;
+    let request = match Request::decode(&request) {
+        Ok(r) => r,
+        Err(reason) => {
+            ch.abort(&reason);
+            anyhow::bail!(reason);
+        }
+    };
+    let material = materials::claim_session(dir, &request.session)
+        .and_then(|bundle| Ok(PartyMaterial::open(bundle, plan.hash()?, request.session)?));
+    let mut material = match material {
+        Ok(m) => m,
+        Err(e) => {
+            ch.abort(&format!("the server refuses the query: {e:#}"));
+            return Err(e);
+        }
+    };
+    ch.send(session_request::ACCEPT)?;
+    ch.flush()?;
+    let mut metered = Metered::new(&mut ch);
+    let result = exec::run_server(
+        plan,
+        bound,
+        &mut material,
+        &mut metered,
+        request.batch as usize,
+    )?;
+    let q = result.stats.query;
+    Ok(format!(
+        "session {}, batch {}: answered in {:.2} ms online; sent {} B, received {} B in {} flight(s)",
+        &request.session.to_hex()[..12],
+        request.batch,
+        result.stats.online_seconds * 1e3,
+        q.bytes_sent,
+        q.bytes_received,
+        q.rounds
+    ))
+}

@@ -1,0 +1,346 @@
+//! End-to-end private inference with real processes: `chimera run`, and
+//! `chimera dealer` + `serve` + `query` started separately, including the
+//! failure cases a deployment meets (used-up or foreign material, weights
+//! that do not fit, a bad input, a port in use).
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn chimera() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_chimera"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn example(name: &str) -> PathBuf {
+    root().join("examples").join(name)
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chimera-e2e-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn deal(plan: &Path, out: &Path, queries: usize, batch: usize) {
+    let o = chimera()
+        .arg("dealer")
+        .arg(plan)
+        .args([
+            "--queries",
+            &queries.to_string(),
+            "--batch",
+            &batch.to_string(),
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "dealer failed: {}", stderr(&o));
+}
+
+/// Start `chimera serve` on a free port; returns the process and its address.
+fn serve(plan: &Path, weights: &Path, material: &Path, extra: &[&str]) -> (Child, String) {
+    let mut child = chimera()
+        .arg("serve")
+        .arg(plan)
+        .arg("--weights")
+        .arg(weights)
+        .arg("--material")
+        .arg(material)
+        .args(["--listen", "127.0.0.1:0", "--timeout", "10"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
+        .to_string();
+    (child, addr)
+}
+
+fn query(plan: &Path, input: &Path, material: &Path, addr: &str) -> Output {
+    chimera()
+        .arg("query")
+        .arg(plan)
+        .arg("--input")
+        .arg(input)
+        .arg("--material")
+        .arg(material)
+        .args(["--connect", addr, "--json", "--timeout", "10"])
+        .output()
+        .unwrap()
+}
+
+fn wait(mut child: Child) -> Output {
+    for _ in 0..3000 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    panic!("process did not finish within 30 s");
+}
+
+#[test]
+fn run_netd_on_a_bundled_digit_matches_the_prediction_exactly() {
+    let o = chimera()
+        .arg("run")
+        .arg(example("netD_chameleon.nn"))
+        .arg("--weights")
+        .arg(example("netD_chameleon.safetensors"))
+        .arg("--input")
+        .arg(example("inputs/mnist_0.npy"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["output"][0]["name"], "label");
+    assert_eq!(
+        v["output"][0]["rows"][0], 7,
+        "the first MNIST test digit is a 7"
+    );
+    assert_eq!(
+        v["measured"]["online_bytes"],
+        v["predicted"]["online_bytes"]
+    );
+    assert_eq!(v["measured"]["rounds"], v["predicted"]["rounds"]);
+    assert!(v["measured"]["online_bytes"].as_u64().unwrap() > 0);
+    assert!(v["measured"]["offline_seconds"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn run_neta_batch_prints_one_line_per_row_with_the_oracle_labels() {
+    let o = chimera()
+        .arg("run")
+        .arg(example("netA_secureml.nn"))
+        .arg("--weights")
+        .arg(example("netA_secureml.safetensors"))
+        .arg("--input")
+        .arg(example("inputs/mnist_batch16_flat.npy"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let labels: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("row "))
+        .map(|l| l.split_whitespace().nth(3).unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        ["7", "2", "1", "0", "4", "1", "4", "9", "5", "9", "0", "6", "9", "0", "1", "5"]
+    );
+    assert!(text.contains("(exact match)"), "{text}");
+}
+
+#[test]
+fn separate_dealer_server_client_and_material_used_up() {
+    let dir = scratch("sep");
+    let plan = example("netD_chameleon.nn");
+    let material = dir.join("m");
+    deal(&plan, &material, 2, 1);
+    let (server, addr) = serve(
+        &plan,
+        &example("netD_chameleon.safetensors"),
+        &material,
+        &[],
+    );
+    for input in ["inputs/mnist_1.npy", "inputs/mnist_2.npy"] {
+        let o = query(&plan, &example(input), &material, &addr);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let expected = if input.ends_with("1.npy") { 2 } else { 1 };
+        assert_eq!(v["output"][0]["rows"][0], expected);
+    }
+    // The server stops by itself once its material is used up.
+    let s = wait(server);
+    assert!(s.status.success(), "{}", stderr(&s));
+    assert!(stderr(&s).contains("served 2 queries"), "{}", stderr(&s));
+    // The client has no material left either: a clear error, no connection attempt needed.
+    let o = query(&plan, &example("inputs/mnist_0.npy"), &material, &addr);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no unused client material left"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_failed_query_does_not_bring_the_server_down() {
+    let dir = scratch("foreign");
+    let plan = example("netD_chameleon.nn");
+    let server_material = dir.join("a");
+    let other_material = dir.join("b");
+    deal(&plan, &server_material, 1, 1);
+    deal(&plan, &other_material, 1, 1);
+    let (server, addr) = serve(
+        &plan,
+        &example("netD_chameleon.safetensors"),
+        &server_material,
+        &[],
+    );
+    // Material from another dealer run: refused on both sides, server keeps going.
+    let o = query(
+        &plan,
+        &example("inputs/mnist_0.npy"),
+        &other_material,
+        &addr,
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no unused material for session"),
+        "{}",
+        stderr(&o)
+    );
+    // A good query afterwards is answered.
+    let o = query(
+        &plan,
+        &example("inputs/mnist_0.npy"),
+        &server_material,
+        &addr,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = wait(server);
+    let log = stderr(&s);
+    assert!(log.contains("failed"), "{log}");
+    assert!(log.contains("served 1 query"), "{log}");
+}
+
+#[test]
+fn client_and_server_with_different_plans_get_a_clear_error() {
+    let dir = scratch("plans");
+    let plan_d = example("netD_chameleon.nn");
+    let material = dir.join("m");
+    deal(&plan_d, &material, 1, 1);
+    // netA's plan with netD's material: refused before any connection.
+    let o = query(
+        &example("netA_secureml.nn"),
+        &example("inputs/mnist_0_flat.npy"),
+        &material,
+        "127.0.0.1:9",
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("dealt for plan"), "{}", stderr(&o));
+}
+
+#[test]
+fn weights_that_do_not_fit_the_plan_are_refused_at_start() {
+    let dir = scratch("weights");
+    let plan = example("netD_chameleon.nn");
+    deal(&plan, &dir.join("m"), 1, 1);
+    let o = chimera()
+        .arg("serve")
+        .arg(&plan)
+        .arg("--weights")
+        .arg(example("netA_secureml.safetensors"))
+        .arg("--material")
+        .arg(dir.join("m"))
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("do not fit the plan"), "{err}");
+    assert!(err.contains("conv1"), "the error names the layer: {err}");
+}
+
+#[test]
+fn a_wrong_shaped_input_is_refused_before_using_material() {
+    let dir = scratch("input");
+    let plan = example("netD_chameleon.nn");
+    deal(&plan, &dir.join("m"), 1, 1);
+    let o = query(
+        &plan,
+        &example("inputs/mnist_0_flat.npy"),
+        &dir.join("m"),
+        "127.0.0.1:9",
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("784") && err.contains("28"),
+        "names both shapes: {err}"
+    );
+    // The material was not consumed by a query that could not start.
+    let unused = std::fs::read_dir(dir.join("m/client"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".mat")
+        })
+        .count();
+    assert_eq!(unused, 1);
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let dir = scratch("port");
+    let plan = example("netD_chameleon.nn");
+    deal(&plan, &dir.join("m"), 1, 1);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = chimera()
+        .arg("serve")
+        .arg(&plan)
+        .arg("--weights")
+        .arg(example("netD_chameleon.safetensors"))
+        .arg("--material")
+        .arg(dir.join("m"))
+        .args(["--listen", &addr])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("cannot listen on"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_client_killed_mid_run_leaves_the_server_serving() {
+    let dir = scratch("kill");
+    let plan = example("netD_chameleon.nn");
+    let material = dir.join("m");
+    deal(&plan, &material, 2, 1);
+    let (server, addr) = serve(
+        &plan,
+        &example("netD_chameleon.safetensors"),
+        &material,
+        &[],
+    );
+    // A client that connects, sends a valid request, then disappears.
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(&[1, 24, 0, 0, 0]).unwrap();
+        s.write_all(b"CHQ1").unwrap();
+        drop(s);
+    }
+    let o = query(&plan, &example("inputs/mnist_0.npy"), &material, &addr);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut server = server;
+    server.kill().unwrap();
+    let s = server.wait_with_output().unwrap();
+    assert!(stderr(&s).contains("failed"), "{}", stderr(&s));
+}
