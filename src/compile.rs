@@ -19,6 +19,12 @@ pub struct Args {
     /// approximation coefficients and their errors, conversions.
     #[arg(long)]
     pub explain: bool,
+    /// Network the protocols are optimized for: `lan`, `wan` or `rtt=10ms,bw=200mbit`.
+    #[arg(long, default_value = "lan", value_parser = crate::cost::parse_network)]
+    pub network: chimera_compiler::cost::Network,
+    /// What the optimizer minimizes: `latency`, `bytes` or `total`.
+    #[arg(long, default_value = "latency", value_parser = crate::cost::parse_objective)]
+    pub objective: chimera_compiler::cost::Objective,
 }
 
 /// Run the subcommand.
@@ -27,13 +33,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let name = args.file.display().to_string();
     let color = std::io::stderr().is_terminal();
-    let compiled = match chimera_compiler::compile(&name, &source) {
-        Ok(c) => c,
-        Err(diagnostics) => {
-            eprint!("{}", diagnostics.render(&name, &source, color));
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let optimizer =
+        chimera_compiler::passes::optimize::Optimizer::runtime(args.network, args.objective);
+    let compiled =
+        match chimera_compiler::passes::optimize::compile_optimized(&name, &source, &optimizer) {
+            Ok(c) => c,
+            Err(diagnostics) => {
+                eprint!("{}", diagnostics.render(&name, &source, color));
+                return Ok(ExitCode::from(1));
+            }
+        };
     if !compiled.warnings.is_empty() {
         eprint!("{}", compiled.warnings.render(&name, &source, color));
     }

@@ -5,9 +5,11 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod calibrate;
 mod check;
 mod common;
 mod compile;
+mod cost;
 mod dealer;
 mod eval;
 mod materials;
@@ -31,6 +33,10 @@ enum Command {
     Check(check::Args),
     /// Compile a .nn file to a plan (RON) and print the plan's hash.
     Compile(compile::Args),
+    /// Report what a network's optimized plan costs, per layer, beside all-GMW and all-Yao.
+    Cost(cost::Args),
+    /// Measure this machine's per-unit compute times and write a calibration profile.
+    Calibrate(calibrate::Args),
     /// Evaluate a network in plaintext (the oracle) on an input file.
     Eval(eval::Args),
     /// Deal single-use correlated randomness for N queries (offline).
@@ -49,6 +55,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Cost(args) => cost::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
         Command::Dealer(args) => dealer::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Query(args) => query::run(args),

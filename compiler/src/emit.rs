@@ -17,6 +17,70 @@ pub fn encode_const(v: f64, frac_bits: u32) -> i64 {
     (v * (frac_bits as f64).exp2()).round() as i64
 }
 
+/// The plan operation of a node, with its constants encoded in the ring
+/// (`AddConst` and `Clamp` in their operand's encoding, `MulConst` with `f`
+/// fraction bits). The cost model uses it to ask the runtime what a node
+/// would cost in each protocol before the plan exists.
+pub fn plan_op(g: &Graph, id: NodeId) -> Result<Op, String> {
+    let node = g.node(id).ok_or_else(|| format!("{id} is missing"))?;
+    let f = g.fixed.frac_bits;
+    let operands = g.operands(id);
+    let in_frac = match operands.first().and_then(|o| g.encodings.get(o)) {
+        Some(Encoding::Fixed { frac_bits }) => *frac_bits,
+        _ => f,
+    };
+    Ok(match &node.op {
+        NodeOp::Dense {
+            out_features,
+            params,
+        } => Op::Dense {
+            out_features: *out_features,
+            params: params.clone(),
+        },
+        NodeOp::Conv2d {
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            params,
+        } => Op::Conv2d {
+            out_channels: *out_channels,
+            kernel: *kernel,
+            stride: *stride,
+            padding: *padding,
+            params: params.clone(),
+        },
+        NodeOp::Relu => Op::Relu,
+        NodeOp::MaxPool { kernel, stride } => Op::MaxPool {
+            kernel: *kernel,
+            stride: *stride,
+        },
+        NodeOp::SumPool { kernel, stride } => Op::SumPool {
+            kernel: *kernel,
+            stride: *stride,
+        },
+        NodeOp::Reshape { .. } => Op::Reshape,
+        NodeOp::Add => Op::Add,
+        NodeOp::Sub => Op::Sub,
+        NodeOp::AddConst { value } => Op::AddConst {
+            c: encode_const(*value, in_frac),
+        },
+        NodeOp::MulConst { value } => Op::MulConst {
+            c: encode_const(*value, f),
+        },
+        NodeOp::Mul => Op::Mul,
+        NodeOp::Square => Op::Square,
+        NodeOp::Truncate { bits } => Op::Truncate { bits: *bits },
+        NodeOp::Clamp { lo, hi } => Op::Clamp {
+            lo: encode_const(*lo, in_frac),
+            hi: encode_const(*hi, in_frac),
+        },
+        NodeOp::Argmax => Op::Argmax,
+        NodeOp::Convert => Op::Convert,
+        other => return Err(format!("{id}: {} was not lowered", other.name())),
+    })
+}
+
 /// Build the plan. Fails (with a description) only on a graph the verifier
 /// should have rejected.
 pub fn emit(g: &Graph, source_file: &str) -> Result<(Plan, DebugInfo), String> {
@@ -26,7 +90,6 @@ pub fn emit(g: &Graph, source_file: &str) -> Result<(Plan, DebugInfo), String> {
         .partition(|&id| matches!(g.op(id), NodeOp::Input { .. }));
     let mut ids: BTreeMap<NodeId, ValueId> = BTreeMap::new();
     let mut values = Vec::new();
-    let f = g.fixed.frac_bits;
     for &id in inputs.iter().chain(&rest) {
         let node = g.node(id).ok_or_else(|| format!("{id} is missing"))?;
         ids.insert(id, ValueId(values.len() as u32));
@@ -60,60 +123,7 @@ pub fn emit(g: &Graph, source_file: &str) -> Result<(Plan, DebugInfo), String> {
     for &id in &rest {
         let node = g.node(id).ok_or_else(|| format!("{id} is missing"))?;
         let operands = g.operands(id);
-        let in_frac = match operands.first().and_then(|o| g.encodings.get(o)) {
-            Some(Encoding::Fixed { frac_bits }) => *frac_bits,
-            _ => f,
-        };
-        let op = match &node.op {
-            NodeOp::Dense {
-                out_features,
-                params,
-            } => Op::Dense {
-                out_features: *out_features,
-                params: params.clone(),
-            },
-            NodeOp::Conv2d {
-                out_channels,
-                kernel,
-                stride,
-                padding,
-                params,
-            } => Op::Conv2d {
-                out_channels: *out_channels,
-                kernel: *kernel,
-                stride: *stride,
-                padding: *padding,
-                params: params.clone(),
-            },
-            NodeOp::Relu => Op::Relu,
-            NodeOp::MaxPool { kernel, stride } => Op::MaxPool {
-                kernel: *kernel,
-                stride: *stride,
-            },
-            NodeOp::SumPool { kernel, stride } => Op::SumPool {
-                kernel: *kernel,
-                stride: *stride,
-            },
-            NodeOp::Reshape { .. } => Op::Reshape,
-            NodeOp::Add => Op::Add,
-            NodeOp::Sub => Op::Sub,
-            NodeOp::AddConst { value } => Op::AddConst {
-                c: encode_const(*value, in_frac),
-            },
-            NodeOp::MulConst { value } => Op::MulConst {
-                c: encode_const(*value, f),
-            },
-            NodeOp::Mul => Op::Mul,
-            NodeOp::Square => Op::Square,
-            NodeOp::Truncate { bits } => Op::Truncate { bits: *bits },
-            NodeOp::Clamp { lo, hi } => Op::Clamp {
-                lo: encode_const(*lo, in_frac),
-                hi: encode_const(*hi, in_frac),
-            },
-            NodeOp::Argmax => Op::Argmax,
-            NodeOp::Convert => Op::Convert,
-            other => return Err(format!("{id}: {} was not lowered", other.name())),
-        };
+        let op = plan_op(g, id)?;
         steps.push(Step {
             op,
             inputs: operands.iter().map(|o| ids[o]).collect(),

@@ -27,6 +27,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cost;
 pub mod diagnostics;
 pub mod emit;
 pub mod ir;
@@ -91,12 +92,18 @@ pub fn front_end(source: &[u8]) -> Result<FrontEnd, Diagnostics> {
     })
 }
 
-/// Compile a `.nn` source with the default protocol rule. `file_name` is
-/// recorded in the plan's debug information (not in its hash).
+/// Compile a `.nn` source with the protocol optimizer for the `lan`
+/// network and the `latency` objective (what `chimera compile` does by
+/// default). `file_name` is recorded in the plan's debug information (not
+/// in its hash).
 ///
 /// Returns every error (and warning) if the program is rejected.
 pub fn compile(file_name: &str, source: &[u8]) -> Result<Compiled, Diagnostics> {
-    compile_with(file_name, source, &DefaultAssigner)
+    passes::optimize::compile_optimized(
+        file_name,
+        source,
+        &passes::optimize::Optimizer::runtime(cost::Network::lan(), cost::Objective::Latency),
+    )
 }
 
 /// Compile with a chosen protocol assigner (the cost-based optimizer plugs in here).

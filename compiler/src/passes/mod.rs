@@ -10,6 +10,7 @@ pub mod avgpool;
 pub mod batchnorm;
 pub mod chebyshev;
 pub mod dead_code;
+pub mod optimize;
 pub mod pool_relu;
 pub mod protocol;
 pub mod truncate;

@@ -1,0 +1,251 @@
+//! Cost reports over every example network (folder-driven over
+//! `examples/*.nn`): table and JSON snapshots under `lan` and `wan`; the
+//! report's totals are the runtime's own `plan_cost`; the optimal plan is
+//! never estimated worse than all-GMW or all-Yao; pins are honoured; the
+//! command line refuses bad networks with a clear message.
+
+use chimera_compiler::cost::report::{compile_plans, to_dot, Plans, Report, Settings};
+use chimera_compiler::cost::{Network, Objective, Profile, RuntimeOracle};
+use chimera_runtime::plan::{Op, Protocol};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("examples/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "nn"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn settings(network: Network, objective: Objective, batch: usize) -> Settings {
+    Settings {
+        network,
+        profile: Profile::default_profile(),
+        objective,
+        batch,
+    }
+}
+
+fn plans(path: &Path, s: &Settings) -> Plans {
+    let source = std::fs::read(path).expect("example exists");
+    let name = path.file_name().and_then(|n| n.to_str()).expect("utf-8");
+    match compile_plans(&format!("examples/{name}"), &source, s, &RuntimeOracle) {
+        Ok(p) => p,
+        Err(d) => panic!("{}", d.render(name, &source, false)),
+    }
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .expect("utf-8")
+        .to_string()
+}
+
+#[test]
+fn every_example_has_snapshotted_reports_on_lan_and_wan() {
+    let files = examples();
+    assert_eq!(files.len(), 8, "{files:?}");
+    for path in &files {
+        for network in [Network::lan(), Network::wan()] {
+            let s = settings(network.clone(), Objective::Latency, 1);
+            let p = plans(path, &s);
+            let report = Report::new(&p, &s, &RuntimeOracle).expect("costed");
+            let name = format!("{}_{}", stem(path), network.name);
+            insta::assert_snapshot!(format!("{name}_table"), report.to_table());
+            insta::assert_json_snapshot!(format!("{name}_json"), report.to_json());
+            let json = report.to_json();
+            for key in [
+                "online_bytes",
+                "rounds",
+                "offline_bytes",
+                "est_online_seconds",
+            ] {
+                assert!(json["totals"][key].is_number(), "{name}: totals.{key}");
+                for alt in ["all_gmw", "all_yao", "optimal"] {
+                    assert!(
+                        json["alternatives"][alt][key].is_number(),
+                        "{name}: {alt}.{key}"
+                    );
+                }
+            }
+            assert!(json["layers"].as_array().is_some_and(|l| !l.is_empty()));
+        }
+    }
+}
+
+#[test]
+fn report_totals_are_the_runtime_plan_cost() {
+    for path in &examples() {
+        for batch in [1, 4] {
+            let s = settings(Network::wan(), Objective::Latency, batch);
+            let p = plans(path, &s);
+            let report = Report::new(&p, &s, &RuntimeOracle).expect("costed");
+            let exact = chimera_runtime::cost::plan_cost(&p.optimal.saved.plan, batch)
+                .expect("runtime cost");
+            assert_eq!(report.optimal.total.cost, exact.total, "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn optimal_is_never_worse_than_all_gmw_or_all_yao() {
+    let custom = Network::parse("rtt=10ms,bw=200mbit").expect("valid");
+    for path in &examples() {
+        for network in [Network::lan(), Network::wan(), custom.clone()] {
+            for objective in [Objective::Latency, Objective::Bytes, Objective::Total] {
+                let s = settings(network.clone(), objective, 1);
+                let p = plans(path, &s);
+                let r = Report::new(&p, &s, &RuntimeOracle).expect("costed");
+                let score = |e: &chimera_compiler::cost::Estimate| {
+                    e.score(objective, &s.network, &s.profile)
+                };
+                let best = score(&r.optimal.total);
+                for (alt, pc) in [("all-gmw", &r.all_gmw), ("all-yao", &r.all_yao)] {
+                    let other = score(&pc.total);
+                    assert!(
+                        best <= other * (1.0 + 1e-12),
+                        "{} {} {objective}: optimal {best} > {alt} {other}",
+                        path.display(),
+                        network.name
+                    );
+                }
+                assert_eq!(
+                    p.optimal.saved.plan.optimized_for.objective,
+                    objective.name()
+                );
+                assert_eq!(p.optimal.saved.plan.optimized_for.rtt_us, network.rtt_us);
+            }
+        }
+    }
+}
+
+#[test]
+fn lan_and_wan_choose_differently_on_net_d() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/netD_chameleon.nn");
+    let relus = |network: Network| -> Vec<Protocol> {
+        let p = plans(&path, &settings(network, Objective::Latency, 1));
+        p.optimal
+            .saved
+            .plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s.op, Op::Relu))
+            .map(|s| s.protocol)
+            .collect()
+    };
+    assert_eq!(relus(Network::lan()), vec![Protocol::Gmw, Protocol::Gmw]);
+    assert!(relus(Network::wan()).contains(&Protocol::Yao));
+}
+
+#[test]
+fn pins_are_honoured_against_the_cost_model() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/netD_chameleon.nn");
+    let source = std::fs::read_to_string(&path).expect("example");
+    // On the LAN the optimizer puts both relus in B; pins move them to Y,
+    // even in the all-GMW alternative (a pin overrides the restriction).
+    let pinned = source
+        .replace("r1 = relu(conv1)", "r1 = relu(conv1) @yao")
+        .replace("r2 = relu(fc1)", "r2 = relu(fc1) @yao");
+    let s = settings(Network::lan(), Objective::Latency, 1);
+    let p = compile_plans("pinned.nn", pinned.as_bytes(), &s, &RuntimeOracle).expect("valid");
+    for plan in [&p.optimal.saved.plan, &p.all_gmw.saved.plan] {
+        let relus: Vec<Protocol> = plan
+            .steps
+            .iter()
+            .filter(|st| matches!(st.op, Op::Relu))
+            .map(|st| st.protocol)
+            .collect();
+        assert_eq!(relus, vec![Protocol::Yao, Protocol::Yao]);
+    }
+}
+
+#[test]
+fn dot_colours_protocols_and_draws_conversions() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/netD_chameleon.nn");
+    let p = plans(&path, &settings(Network::wan(), Objective::Latency, 1));
+    let dot = to_dot(&p.optimal.saved.plan);
+    insta::assert_snapshot!("netD_chameleon_wan_dot", dot);
+    assert!(dot.contains("shape=diamond"));
+}
+
+fn chimera(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_reports_and_refuses_bad_networks() {
+    let (code, out, _) = chimera(&[
+        "cost",
+        "examples/netA_secureml.nn",
+        "--network",
+        "rtt=10ms,bw=200mbit",
+        "--format",
+        "json",
+        "--batch",
+        "8",
+    ]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(json["network"]["rtt_us"], 10_000);
+    assert_eq!(json["batch"], 8);
+    assert!(json["per_sample"]["est_online_seconds"].is_number());
+    let (code, out, _) = chimera(&["cost", "examples/netA_secureml.nn", "--batch", "8"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("per sample (amortized over 8)"), "{out}");
+
+    let (code, _, err) = chimera(&[
+        "cost",
+        "examples/netA_secureml.nn",
+        "--network",
+        "rtt=10,bw=1gbit",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad rtt `10`: expected a positive number with a unit: us, ms or s"),
+        "{err}"
+    );
+    let (code, _, err) = chimera(&[
+        "compile",
+        "examples/netA_secureml.nn",
+        "-o",
+        "-",
+        "--network",
+        "moon",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown network `moon`: use `lan`, `wan`, or `rtt=10ms,bw=200mbit`"),
+        "{err}"
+    );
+    let (code, _, err) = chimera(&["cost", "examples/netA_secureml.nn", "--objective", "speed"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown objective `speed`"), "{err}");
+
+    let (code, out, _) = chimera(&[
+        "compile",
+        "examples/netD_chameleon.nn",
+        "-o",
+        "-",
+        "--network",
+        "wan",
+        "--objective",
+        "bytes",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("network: \"wan\""), "{out}");
+    assert!(out.contains("objective: \"bytes\""), "{out}");
+}
