@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod check;
 mod compile;
 mod eval;
+mod keygen;
 
 /// Private neural-network inference: compile a `.nn` network to a
 /// mixed-protocol two-party plan, report its cost, and run it.
@@ -26,6 +27,8 @@ enum Command {
     Compile(compile::Args),
     /// Evaluate a network in plaintext (the oracle) on an input file.
     Eval(eval::Args),
+    /// Make a party's TLS key and self-signed certificate; print its fingerprint.
+    Keygen(keygen::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Keygen(args) => keygen::run(args),
     };
     match result {
         Ok(code) => code,

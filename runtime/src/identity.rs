@@ -30,12 +30,12 @@ pub use der::Validity;
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file is not the PEM it should be.
     #[error("{path}: not a valid PEM {what}: {detail}")]
@@ -220,7 +220,7 @@ impl GeneratedIdentity {
     pub fn write(&self, dir: &Path, name: &str) -> Result<IdentityFiles, IdentityError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| IdentityError::Io { path, source }
+            move |error| IdentityError::Io { path, error }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let files = IdentityFiles {
@@ -230,7 +230,7 @@ impl GeneratedIdentity {
         if files.key.exists() {
             return Err(IdentityError::Io {
                 path: files.key.clone(),
-                source: std::io::Error::new(
+                error: std::io::Error::new(
                     std::io::ErrorKind::AlreadyExists,
                     "a key already exists here; remove it first if you mean to replace it",
                 ),
@@ -275,9 +275,9 @@ fn check_cert(path: &Path, der: &[u8], now: i64) -> Result<Validity, IdentityErr
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, IdentityError> {
-    std::fs::read(path).map_err(|source| IdentityError::Io {
+    std::fs::read(path).map_err(|error| IdentityError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -289,9 +289,9 @@ impl Identity {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(key_path).map_err(|source| IdentityError::Io {
+            let meta = std::fs::metadata(key_path).map_err(|error| IdentityError::Io {
                 path: key_path.to_path_buf(),
-                source,
+                error,
             })?;
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
