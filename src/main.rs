@@ -17,6 +17,7 @@ mod query;
 mod run;
 mod serve;
 mod session_request;
+mod keygen;
 
 /// Private neural-network inference: compile a `.nn` network to a
 /// mixed-protocol two-party plan, report its cost, and run it.
@@ -47,6 +48,8 @@ enum Command {
     Query(query::Args),
     /// Compile, deal, and run server and client as separate processes over loopback.
     Run(run::Args),
+    /// Make a party's TLS key and self-signed certificate; print its fingerprint.
+    Keygen(keygen::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Query(args) => query::run(args),
         Command::Run(args) => run::run(args),
+        Command::Keygen(args) => keygen::run(args),
     };
     match result {
         Ok(code) => code,

@@ -19,6 +19,7 @@ pub mod exec;
 pub mod fixed;
 pub mod fsutil;
 pub mod gmw;
+pub mod identity;
 pub mod oracle;
 pub mod plan;
 pub mod prg;

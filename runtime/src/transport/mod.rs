@@ -34,12 +34,14 @@ mod hello;
 mod memory;
 mod metered;
 mod tcp;
+mod tls;
 
 pub use frame::{Frame, FrameKind, DEFAULT_MAX_FRAME, HEADER_LEN};
 pub use hello::handshake;
 pub use memory::{memory_pair, memory_pair_with, MemoryChannel};
 pub use metered::Metered;
 pub use tcp::TcpChannel;
+pub use tls::{NotPinned, TlsChannel, TlsError};
 
 use std::time::Duration;
 
