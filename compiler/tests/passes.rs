@@ -4,8 +4,12 @@
 use chimera_compiler::ir::NodeOp;
 use chimera_runtime::plan::{Encoding, Op, Plan, Protocol, Reveal};
 
+/// Compile with the fixed default protocol rule, so that each test sees
+/// exactly its pass's rewrite whatever the cost model says (the optimizer
+/// has its own tests).
 fn plan(src: &str) -> (Plan, Vec<String>) {
-    match chimera_compiler::compile("t.nn", src.as_bytes()) {
+    match chimera_compiler::compile_with("t.nn", src.as_bytes(), &chimera_compiler::DefaultAssigner)
+    {
         Ok(c) => (c.saved.plan, c.explain),
         Err(d) => panic!("{}", d.render("t.nn", src.as_bytes(), false)),
     }
