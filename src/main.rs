@@ -12,12 +12,12 @@ mod compile;
 mod cost;
 mod dealer;
 mod eval;
+mod keygen;
 mod materials;
 mod query;
 mod run;
 mod serve;
 mod session_request;
-mod keygen;
 
 /// Private neural-network inference: compile a `.nn` network to a
 /// mixed-protocol two-party plan, report its cost, and run it.
