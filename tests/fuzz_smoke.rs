@@ -120,7 +120,9 @@ fn small_safetensors() -> Vec<Vec<u8>> {
             .flat_map(|i| (i as f32 * 0.25).to_le_bytes())
             .collect()
     };
-    let cases: Vec<Vec<(&str, Dtype, Vec<usize>, Vec<u8>)>> = vec![
+    /// Name, dtype, shape, little-endian data.
+    type Spec = (&'static str, Dtype, Vec<usize>, Vec<u8>);
+    let cases: Vec<Vec<Spec>> = vec![
         vec![
             ("conv1.weight", Dtype::F32, vec![5, 1, 5, 5], f32s(125)),
             ("conv1.bias", Dtype::F32, vec![5], f32s(5)),
