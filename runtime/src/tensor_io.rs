@@ -279,7 +279,8 @@ pub fn load_npy(path: &Path) -> Result<Tensor, NpyError> {
     })
 }
 
-/// Serialize a tensor as a version 1.0 `.npy` file in C order.
+/// Serialize a tensor as a `.npy` file in C order: version 1.0, or 2.0 when
+/// the header does not fit version 1.0's 16-bit length.
 pub fn write_npy(tensor: &Tensor, dtype: NpyDtype) -> Vec<u8> {
     let shape = match tensor.shape.len() {
         0 => "()".to_string(),
@@ -290,14 +291,27 @@ pub fn write_npy(tensor: &Tensor, dtype: NpyDtype) -> Vec<u8> {
         "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
         dtype.descr()
     );
+    // Version 1.0 stores the header length in 16 bits; a longer header (a
+    // shape with thousands of dimensions) needs version 2.0's 32 bits.
+    let len_bytes = if MAGIC.len() + 2 + 2 + header.len() + 64 > usize::from(u16::MAX) {
+        4
+    } else {
+        2
+    };
     // Pad with spaces so that data starts on a 64-byte boundary, ending in '\n'.
-    let unpadded = MAGIC.len() + 2 + 2 + header.len() + 1;
+    let unpadded = MAGIC.len() + 2 + len_bytes + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + tensor.data.len() * dtype.size());
+    let mut out =
+        Vec::with_capacity(8 + len_bytes + header.len() + tensor.data.len() * dtype.size());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[1, 0]);
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    if len_bytes == 2 {
+        out.extend_from_slice(&[1, 0]);
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    } else {
+        out.extend_from_slice(&[2, 0]);
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    }
     out.extend_from_slice(header.as_bytes());
     match dtype {
         NpyDtype::F32 => {

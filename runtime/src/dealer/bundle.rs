@@ -108,6 +108,11 @@ impl MaterialBundle {
         if !trailing.is_empty() {
             return Err(corrupt("trailing bytes after the header"));
         }
+        // postcard accepts overlong varints (`0x81 0x00` for 1); one bundle
+        // has exactly one encoding, so the header must re-encode to itself.
+        if postcard::to_allocvec(&header).ok().as_deref() != Some(head) {
+            return Err(corrupt("non-canonical header encoding"));
+        }
         if header.explicit_lens.len() != header.inventory.len() {
             return Err(corrupt("explicit lengths do not match the inventory"));
         }

@@ -357,3 +357,35 @@ fn sessions_and_parties_get_unrelated_streams() {
         "the same seed and session deal the same material"
     );
 }
+
+/// Found by the `material_bundle` fuzz target: postcard decodes the overlong
+/// varint `0x81 0x00` as 1, so a bundle had a second encoding (with a valid
+/// checksum) that did not re-encode to itself. Non-canonical headers are
+/// now refused.
+#[test]
+fn material_header_with_an_overlong_varint_is_refused() {
+    let dealer = TrustedDealer::new(PLAN, SESSION, Some(Seed::from_u64(5))).unwrap();
+    let mut demand = Demand::new();
+    demand.beaver(1);
+    let (_, b1) = dealer.deal(&demand).unwrap();
+    let bytes = b1.to_bytes().unwrap();
+    let head_len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    let head = &bytes[24..24 + head_len];
+    // The header ends with the explicit lengths: a one-element vec holding
+    // the client's word count, a one-byte varint; write it overlong.
+    let words = head[head_len - 1];
+    assert_eq!((head[head_len - 2], words), (1, b1.explicit_words() as u8));
+    let mut forged = bytes[..24 + head_len - 1].to_vec();
+    forged.extend_from_slice(&[0x80 | words, 0x00]);
+    forged[20..24].copy_from_slice(&((head_len + 1) as u32).to_le_bytes());
+    forged.extend_from_slice(&bytes[24 + head_len..bytes.len() - 32]);
+    let mut h = blake3::Hasher::new_derive_key("chimera 2026 material file checksum v1");
+    h.update(&forged);
+    forged.extend_from_slice(h.finalize().as_bytes());
+    let err = MaterialBundle::from_bytes(&forged).unwrap_err();
+    assert!(
+        err.to_string().contains("non-canonical header encoding"),
+        "{err}"
+    );
+    assert!(MaterialBundle::from_bytes(&bytes).is_ok());
+}

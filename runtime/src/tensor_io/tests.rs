@@ -271,3 +271,28 @@ mod never_panics {
         }
     }
 }
+
+/// Found by the `npy_read` fuzz target's round trip: a shape whose header is
+/// longer than 65535 bytes was written with a truncated 16-bit length, so
+/// the file did not read back. Such headers now use version 2.0.
+#[test]
+fn write_npy_uses_version_2_for_a_header_longer_than_u16() {
+    let tensor = Tensor {
+        shape: vec![1; 30_000],
+        data: vec![2.5],
+    };
+    let bytes = write_npy(&tensor, NpyDtype::F64);
+    assert_eq!(&bytes[6..8], &[2, 0]);
+    let header_len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    assert!(header_len > usize::from(u16::MAX));
+    assert_eq!((12 + header_len) % 64, 0);
+    assert_eq!(read_npy(&bytes).unwrap(), tensor);
+    let small = write_npy(
+        &Tensor {
+            shape: vec![2],
+            data: vec![1.0, 2.0],
+        },
+        NpyDtype::F32,
+    );
+    assert_eq!(&small[6..8], &[1, 0]);
+}

@@ -1,0 +1,266 @@
+//! A bounded smoke run of every runtime fuzz target, without cargo-fuzz.
+//!
+//! Each test feeds the committed corpus of one target (`fuzz/corpus/<target>/`),
+//! seeds generated here from real artifacts (the compiled netD plan, frames
+//! from `encode_frame`, the example `.npy` and `.safetensors` files, dealt
+//! material bundles), and a few thousand deterministic mutations of them to
+//! the very function the fuzz target calls (`fuzz/checks.rs`). Any panic is a
+//! failure. The `.nn` front end has its own smoke run in
+//! `compiler/tests/fuzz_smoke.rs`.
+//!
+//! With `CHIMERA_WRITE_FUZZ_SEEDS=<dir>` set, the generated seeds are also
+//! written to `<dir>/<target>/` (this is how the corpora were seeded).
+
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
+use chimera_runtime::dealer::{Demand, SessionId, TrustedDealer};
+use chimera_runtime::plan::PlanHash;
+use chimera_runtime::prg::Seed;
+use chimera_runtime::transport::frame::encode_frame;
+use chimera_runtime::transport::FrameKind;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every file of `fuzz/corpus/<target>/`.
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = root().join("fuzz/corpus").join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| std::fs::read(p).expect("corpus file"))
+        .collect()
+}
+
+fn examples(dir: &str, ext: &str) -> Vec<Vec<u8>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+        .expect("examples directory")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| std::fs::read(p).expect("example"))
+        .collect()
+}
+
+/// Seeds made from real artifacts, per target.
+fn generated(target: &str) -> Vec<Vec<u8>> {
+    match target {
+        "plan_load" => vec![checks::netd_plan()
+            .to_ron()
+            .expect("netD serializes")
+            .into_bytes()],
+        "frame_decode" => {
+            let mut out = Vec::new();
+            for (kind, len) in [
+                (FrameKind::Bytes, 0),
+                (FrameKind::Bytes, 7),
+                (FrameKind::U64s, 16),
+                (FrameKind::U128s, 32),
+                (FrameKind::Hello, 56),
+                (FrameKind::Abort, 12),
+            ] {
+                let payload: Vec<u8> = (0..len as u8).collect();
+                out.push(encode_frame(kind, &payload, 4096).expect("encodes"));
+            }
+            // Several frames in one input, split by the leading byte.
+            let mut multi = vec![13u8];
+            multi.extend(encode_frame(FrameKind::U64s, &[1; 8], 64).expect("encodes"));
+            multi.extend(encode_frame(FrameKind::Bytes, b"abc", 64).expect("encodes"));
+            out.push(multi);
+            out
+        }
+        "npy_read" => examples("examples/inputs", "npy"),
+        "safetensors_bind" => {
+            let mut out = examples("examples", "safetensors");
+            out.extend(small_safetensors());
+            out
+        }
+        "material_bundle" => {
+            let mut demand = Demand::new();
+            demand
+                .beaver(3)
+                .square_pairs(2)
+                .and_triples(2)
+                .shared_bits(2)
+                .edabits(1)
+                .random_ots(2)
+                .trunc_pairs(2, 16);
+            let dealer = TrustedDealer::new(
+                PlanHash([7; 32]),
+                SessionId([9; 16]),
+                Some(Seed::from_u64(1)),
+            )
+            .expect("dealer");
+            let (b0, b1) = dealer.deal(&demand).expect("deal");
+            vec![
+                b0.to_bytes().expect("encodes"),
+                b1.to_bytes().expect("encodes"),
+            ]
+        }
+        other => panic!("no generator for {other}"),
+    }
+}
+
+/// Small safetensors files with netD's tensor names: wrong shapes, other
+/// dtypes, a missing layer, an unused tensor.
+fn small_safetensors() -> Vec<Vec<u8>> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let f32s = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| (i as f32 * 0.25).to_le_bytes())
+            .collect()
+    };
+    /// Name, dtype, shape, little-endian data.
+    type Spec = (&'static str, Dtype, Vec<usize>, Vec<u8>);
+    let cases: Vec<Vec<Spec>> = vec![
+        vec![
+            ("conv1.weight", Dtype::F32, vec![5, 1, 5, 5], f32s(125)),
+            ("conv1.bias", Dtype::F32, vec![5], f32s(5)),
+            ("fc1.weight", Dtype::F32, vec![2, 3], f32s(6)),
+        ],
+        vec![
+            ("fc2.weight", Dtype::F32, vec![10, 100], f32s(1000)),
+            ("fc2.bias", Dtype::I32, vec![10], vec![0; 40]),
+            ("extra", Dtype::F16, vec![2], vec![0; 4]),
+        ],
+        vec![("conv1.weight", Dtype::F64, vec![1], vec![0; 8])],
+    ];
+    cases
+        .into_iter()
+        .map(|tensors| {
+            let views: Vec<(&str, TensorView<'_>)> = tensors
+                .iter()
+                .map(|(name, dtype, shape, data)| {
+                    (
+                        *name,
+                        TensorView::new(*dtype, shape.clone(), data).expect("view"),
+                    )
+                })
+                .collect();
+            safetensors::serialize(views, None).expect("serializes")
+        })
+        .collect()
+}
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Interesting values to write over bytes: length fields that lie.
+const SPLICES: [&[u8]; 8] = [
+    &[0xff, 0xff, 0xff, 0xff],
+    &[0, 0, 0, 0],
+    &[0xff, 0xff, 0xff, 0x7f],
+    &[0x00, 0x00, 0x00, 0x40],
+    b"99999999999999999999",
+    b"-1",
+    b"(0,)",
+    b"\"",
+];
+
+/// One to four random edits: flip, overwrite, insert, delete, splice, truncate.
+fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
+    let mut v = base.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(v.len() + 1);
+        match rng.below(6) {
+            0 if !v.is_empty() => {
+                let i = at.min(v.len() - 1);
+                v[i] ^= 1 << rng.below(8);
+            }
+            1 if !v.is_empty() => {
+                let i = at.min(v.len() - 1);
+                v[i] = rng.next() as u8;
+            }
+            2 => {
+                let n = 1 + rng.below(8);
+                let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                v.splice(at..at, bytes);
+            }
+            3 => {
+                let end = (at + 1 + rng.below(16)).min(v.len());
+                v.drain(at.min(end)..end);
+            }
+            4 => {
+                let s = SPLICES[rng.below(SPLICES.len())];
+                let end = (at + s.len()).min(v.len());
+                v.splice(at..end, s.iter().copied());
+            }
+            _ => v.truncate(at),
+        }
+    }
+    v
+}
+
+/// Feed the corpus, the generated seeds and `mutations` mutations of them.
+fn smoke(target: &str, mutations: usize, check: fn(&[u8])) {
+    let generated = generated(target);
+    if let Some(dir) = std::env::var_os("CHIMERA_WRITE_FUZZ_SEEDS") {
+        let dir = Path::new(&dir).join(target);
+        std::fs::create_dir_all(&dir).expect("seed directory");
+        for (i, seed) in generated
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.len() < 64 << 10)
+        {
+            std::fs::write(dir.join(format!("seed-{i}")), seed).expect("seed file");
+        }
+    }
+    let mut seeds = corpus(target);
+    assert!(!seeds.is_empty(), "the {target} corpus is empty");
+    seeds.extend(generated);
+    for seed in &seeds {
+        check(seed);
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ target.len() as u64);
+    for _ in 0..mutations {
+        let base = &seeds[rng.below(seeds.len())];
+        check(&mutate(&mut rng, base));
+    }
+}
+
+#[test]
+fn plan_load_corpus_and_mutations_never_panic() {
+    smoke("plan_load", 300, checks::check_plan_load);
+}
+
+#[test]
+fn frame_decode_corpus_and_mutations_never_panic() {
+    smoke("frame_decode", 5000, checks::check_frame_decode);
+}
+
+#[test]
+fn npy_read_corpus_and_mutations_never_panic() {
+    smoke("npy_read", 3000, checks::check_npy_read);
+}
+
+#[test]
+fn safetensors_bind_corpus_and_mutations_never_panic() {
+    smoke("safetensors_bind", 1000, checks::check_safetensors_bind);
+}
+
+#[test]
+fn material_bundle_corpus_and_mutations_never_panic() {
+    smoke("material_bundle", 3000, checks::check_material_bundle);
+}
