@@ -13,7 +13,7 @@
 //! peer is alive but stopped reading, that wait ends at the write timeout
 //! (the configured read timeout), never later.
 
-use super::frame::{decode_header, encode_header, HEADER_LEN};
+use super::frame::{decode_header, encode_frame, HEADER_LEN};
 use super::TransportError;
 use super::{check_abort, Channel, ChannelConfig, ChannelStats, Counter, Frame, FrameKind};
 use std::io::{self, BufReader, BufWriter, ErrorKind, Read, Write};
@@ -228,10 +228,7 @@ fn write_loop(
 
 impl Channel for TcpChannel {
     fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), TransportError> {
-        let header = encode_header(kind, payload.len(), self.config.max_frame)?;
-        let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-        bytes.extend_from_slice(&header);
-        bytes.extend_from_slice(payload);
+        let bytes = encode_frame(kind, payload, self.config.max_frame)?;
         let len = bytes.len();
         self.enqueue(bytes)?;
         self.counter.on_send(len);

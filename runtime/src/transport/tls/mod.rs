@@ -43,7 +43,7 @@ mod verify;
 
 pub use verify::NotPinned;
 
-use super::frame::{decode_header, encode_header, HEADER_LEN};
+use super::frame::{decode_header, encode_frame, encode_header, HEADER_LEN};
 use super::TransportError;
 use super::{check_abort, Channel, ChannelConfig, ChannelStats, Counter, Frame, FrameKind};
 use crate::identity::{Fingerprint, Identity, PinnedPeers};
@@ -634,10 +634,7 @@ fn write_loop(
 
 impl Channel for TlsChannel {
     fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), TransportError> {
-        let header = encode_header(kind, payload.len(), self.config.max_frame)?;
-        let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-        bytes.extend_from_slice(&header);
-        bytes.extend_from_slice(payload);
+        let bytes = encode_frame(kind, payload, self.config.max_frame)?;
         let len = bytes.len();
         self.enqueue(bytes)?;
         self.counter.on_send(len);
