@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bench;
 mod calibrate;
 mod check;
 mod common;
@@ -14,6 +15,7 @@ mod dealer;
 mod eval;
 mod keygen;
 mod materials;
+mod parties;
 mod query;
 mod run;
 mod serve;
@@ -50,6 +52,8 @@ enum Command {
     Run(run::Args),
     /// Make a party's TLS key and self-signed certificate; print its fingerprint.
     Keygen(keygen::Args),
+    /// Benchmark private inference of the paper networks (real processes; loopback or emulated WAN).
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Run(args) => run::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,

@@ -33,6 +33,7 @@ pub mod frame;
 mod hello;
 mod memory;
 mod metered;
+pub mod shaper;
 mod tcp;
 mod tls;
 
