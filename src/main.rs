@@ -13,6 +13,7 @@ mod cost;
 mod dealer;
 mod eval;
 mod keygen;
+mod link;
 mod materials;
 mod query;
 mod run;

@@ -5,10 +5,17 @@
 //! same code paths as `chimera dealer`, `serve` and `query` on three
 //! machines — and prints the client's result with the measured online
 //! traffic beside the cost model's exact prediction.
+//!
+//! The server and the client talk mutual TLS 1.3, as on two machines: the
+//! run mints an ephemeral key and certificate for each in its scratch
+//! directory (removed afterwards) and pins each on the other side.
+//! `--insecure-plaintext` runs them over plain TCP instead (loopback
+//! benchmarks), and says so.
 
 use crate::common::{load_inputs, load_plan};
 use anyhow::{bail, Context};
 use chimera_runtime::cost;
+use chimera_runtime::identity::GeneratedIdentity;
 use chimera_runtime::plan::SavedPlan;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
@@ -33,6 +40,10 @@ pub struct Args {
     /// Seconds after which a party that has not finished is stopped.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Run server and client over plaintext TCP instead of mutual TLS (for
+    /// loopback benchmarks; nothing is encrypted or authenticated).
+    #[arg(long)]
+    pub insecure_plaintext: bool,
 }
 
 /// A scratch directory removed on drop.
@@ -64,6 +75,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plan_file = scratch.0.join("plan.ron");
     SavedPlan::new(plan.clone(), saved.debug.clone())?.save(&plan_file)?;
     let material = scratch.0.join("material");
+    let (server_link, client_link) = if args.insecure_plaintext {
+        eprintln!("{}", crate::link::PLAINTEXT_NOTICE);
+        let flag = vec!["--insecure-plaintext".into()];
+        (flag.clone(), flag)
+    } else {
+        ephemeral_identities(&scratch.0.join("keys"))?
+    };
     let deadline = Duration::from_secs(args.timeout.max(1));
 
     // Offline: the dealer.
@@ -97,6 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .arg("--material")
         .arg(&material)
         .args(["--listen", "127.0.0.1:0", "--max-queries", "1"])
+        .args(&server_link)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -124,6 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .arg("--material")
         .arg(&material)
         .args(["--connect", &addr, "--json"])
+        .args(&client_link)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -162,6 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "model": plan.model,
             "plan_hash": plan.hash()?.to_hex(),
             "rows": rows,
+            "channel": if args.insecure_plaintext { "plaintext" } else { "tls" },
             "output": result["output"],
             "measured": measured_json,
             "predicted": predicted_json,
@@ -169,9 +190,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "private inference of `{}` (plan {}): the weights stay in the server process, the input in the client's; dealer material made offline",
+            "private inference of `{}` (plan {}): the weights stay in the server process, the input in the client's; dealer material made offline; {}",
             plan.model,
-            plan.hash()?.short()
+            plan.hash()?.short(),
+            if args.insecure_plaintext {
+                "plaintext TCP (--insecure-plaintext)"
+            } else {
+                "mutual TLS 1.3 with ephemeral keys"
+            }
         );
         print!("{}", render(&result["output"], rows));
         println!(
@@ -190,6 +216,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Mint a key and certificate for the server and the client in `dir` (valid
+/// one day, thrown away with the scratch directory); the flags each party
+/// gets: its own identity, the other's certificate pinned.
+fn ephemeral_identities(dir: &std::path::Path) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut files = Vec::new();
+    for name in ["server", "client"] {
+        let identity = GeneratedIdentity::generate(name, 1)
+            .with_context(|| format!("cannot make an ephemeral {name} identity"))?;
+        files.push(identity.write(dir, name)?);
+    }
+    let flags = |me: usize, peer: usize| {
+        vec![
+            PathBuf::from("--identity"),
+            files[me].cert.clone(),
+            PathBuf::from("--accept"),
+            files[peer].cert.clone(),
+        ]
+    };
+    Ok((flags(0, 1), flags(1, 0)))
 }
 
 /// One line per row from the client's JSON outputs.
