@@ -141,8 +141,12 @@ def setting_line(doc, path):
             f"({m.get('threads', '?')} hardware threads), so latencies carry that noise; "
             f"bytes and rounds do not."
         )
+    channel = {
+        "plaintext": " Server and client talk plaintext TCP (`--insecure-plaintext`).",
+        "tls": " Server and client talk mutual TLS 1.3.",
+    }.get(doc.get("channel"), "")
     return (
-        f"`{path}`: {n['note']}. {doc['reps']} measured queries per case after "
+        f"`{path}`: {n['note']}.{channel} {doc['reps']} measured queries per case after "
         f"{doc['warmup']} warm-up, {doc['build']} build, {m.get('cpu', '?')} "
         f"({m.get('threads', '?')} hardware threads, {m.get('os', '?')}/{m.get('arch', '?')}), "
         f"measured {when(doc)}.{busy}"

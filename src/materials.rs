@@ -9,8 +9,9 @@
 //! material rather than risking its reuse.
 
 use anyhow::{bail, Context};
-use chimera_runtime::dealer::{MaterialBundle, SessionId};
-use chimera_runtime::plan::Party;
+use chimera_runtime::cost;
+use chimera_runtime::dealer::{Demand, MaterialBundle, SessionId};
+use chimera_runtime::plan::{Party, Plan};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -110,6 +111,22 @@ pub fn claim_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     )
 }
 
+/// Read (without claiming) the bundle `claim_next` would claim now.
+pub fn peek_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
+    let dir = party_dir(dir, party);
+    match unused(&dir)?.first() {
+        Some(path) => MaterialBundle::read_file(path)
+            .with_context(|| format!("material file {}", path.display())),
+        None => {
+            let (_, used) = census(&dir);
+            bail!(
+                "no unused {party} material left in {} ({used} bundle(s) already used); run `chimera dealer` again",
+                dir.display()
+            )
+        }
+    }
+}
+
 /// Claim the bundle of `session` in the server's directory.
 pub fn claim_session(dir: &Path, session: &SessionId) -> anyhow::Result<MaterialBundle> {
     let dir = party_dir(dir, Party::Server);
@@ -128,6 +145,37 @@ pub fn claim_session(dir: &Path, session: &SessionId) -> anyhow::Result<Material
         "the server has no unused material for session {} (already used, or dealt by another `chimera dealer` run)",
         session.to_hex()
     )
+}
+
+/// Refuse a bundle dealt for another plan or another batch size. The server
+/// runs this on the bundle a client's request names, so the batch a client
+/// announces is bound by what the dealer dealt (and with it the largest frame
+/// the server accepts).
+pub fn check_bundle(plan: &Plan, bundle: &MaterialBundle, rows: usize) -> anyhow::Result<()> {
+    let hash = plan.hash()?;
+    let party = bundle.party;
+    if bundle.plan != hash {
+        bail!(
+            "the {party} material was dealt for plan {}, this plan is {}; deal material for this plan",
+            bundle.plan.short(),
+            hash.short()
+        );
+    }
+    let wanted: Demand = cost::demand(plan, rows, 1)?;
+    let mut want: Vec<_> = wanted.totals().map(|(p, n)| (p.name(), n)).collect();
+    let mut have: Vec<_> = bundle
+        .inventory
+        .iter()
+        .map(|(p, n)| (p.name(), *n))
+        .collect();
+    want.sort();
+    have.sort();
+    if want != have {
+        bail!(
+            "the {party} material does not fit a query of {rows} row(s) (was it dealt with another --batch?)"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

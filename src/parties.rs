@@ -8,9 +8,16 @@
 //! Every wait has a deadline: a party that has not finished in time is
 //! killed and reported with what it wrote to stderr, never waited for
 //! forever.
+//!
+//! The server and the client talk mutual TLS 1.3 by default, as on two
+//! machines ([`Launcher::tls`] mints an ephemeral key and certificate for
+//! each and pins each on the other side); [`Launcher::plaintext`] runs them
+//! with `--insecure-plaintext` instead.
 
 use anyhow::{bail, Context};
+use chimera_runtime::identity::GeneratedIdentity;
 use serde_json::Value;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -45,15 +52,15 @@ impl Drop for Scratch {
     }
 }
 
-/// Starts parties: the program to run, extra flags per role, and the
-/// deadline of every wait.
+/// Starts parties: the program to run, the channel flags of each role, and
+/// the deadline of every wait.
 #[derive(Clone, Debug)]
 pub struct Launcher {
     exe: PathBuf,
     deadline: Duration,
-    /// Flags added to every `serve` and `query` command line (channel
-    /// security settings).
-    pub party_flags: Vec<String>,
+    server_flags: Vec<OsString>,
+    client_flags: Vec<OsString>,
+    channel: &'static str,
 }
 
 /// What one dealer run took.
@@ -64,13 +71,56 @@ pub struct Dealt {
 }
 
 impl Launcher {
-    /// Parties are this executable; each wait lasts at most `deadline`.
-    pub fn new(deadline: Duration) -> anyhow::Result<Launcher> {
+    /// Parties are this executable, talking mutual TLS with ephemeral
+    /// identities minted into `keys` (a scratch directory); each wait lasts
+    /// at most `deadline`.
+    pub fn tls(deadline: Duration, keys: &Path) -> anyhow::Result<Launcher> {
+        let mut files = Vec::new();
+        for name in ["server", "client"] {
+            let identity = GeneratedIdentity::generate(name, 1)
+                .with_context(|| format!("cannot make an ephemeral {name} identity"))?;
+            files.push(identity.write(keys, name)?);
+        }
+        let flags = |me: usize, peer: usize| -> Vec<OsString> {
+            vec![
+                "--identity".into(),
+                files[me].cert.clone().into(),
+                "--accept".into(),
+                files[peer].cert.clone().into(),
+            ]
+        };
+        Ok(Launcher {
+            server_flags: flags(0, 1),
+            client_flags: flags(1, 0),
+            channel: "tls",
+            ..Launcher::plaintext(deadline)?
+        })
+    }
+
+    /// Parties talking plaintext TCP (`--insecure-plaintext` on both sides:
+    /// loopback benchmarks only).
+    pub fn plaintext(deadline: Duration) -> anyhow::Result<Launcher> {
+        let flag = vec![OsString::from("--insecure-plaintext")];
         Ok(Launcher {
             exe: std::env::current_exe().context("cannot find the chimera executable")?,
             deadline: deadline.max(Duration::from_secs(1)),
-            party_flags: Vec::new(),
+            server_flags: flag.clone(),
+            client_flags: flag,
+            channel: "plaintext",
         })
+    }
+
+    /// `tls` or `plaintext`.
+    pub fn channel(&self) -> &'static str {
+        self.channel
+    }
+
+    /// One phrase on the channel, for outputs.
+    pub fn channel_note(&self) -> &'static str {
+        match self.channel {
+            "tls" => "mutual TLS 1.3 with ephemeral keys",
+            _ => "plaintext TCP (--insecure-plaintext: not encrypted, not authenticated)",
+        }
     }
 
     fn command(&self, sub: &str) -> Command {
@@ -123,7 +173,7 @@ impl Launcher {
             .arg(material)
             .args(["--listen", "127.0.0.1:0"])
             .args(["--max-queries", &max_queries.to_string()])
-            .args(&self.party_flags)
+            .args(&self.server_flags)
             .spawn()
             .context("cannot start the server process")?;
         let first_line = listening_address(&mut child);
@@ -165,7 +215,7 @@ impl Launcher {
             .arg("--material")
             .arg(material)
             .args(["--connect", connect, "--json"])
-            .args(&self.party_flags)
+            .args(&self.client_flags)
             .spawn()
             .context("cannot start the client process")?;
         let out = finish("client", child, self.deadline)?;

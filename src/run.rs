@@ -9,6 +9,12 @@
 //! a custom profile the client reaches the server through the transport's
 //! link shaper, an emulation of that link on this machine, and the output
 //! says so.
+//!
+//! The server and the client talk mutual TLS 1.3, as on two machines: the
+//! run mints an ephemeral key and certificate for each in its scratch
+//! directory (removed afterwards) and pins each on the other side.
+//! `--insecure-plaintext` runs them over plain TCP instead (loopback
+//! benchmarks), and says so.
 
 use crate::bench;
 use crate::common::{load_inputs, load_plan};
@@ -46,6 +52,10 @@ pub struct Args {
     /// Seconds after which a party that has not finished is stopped.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Run server and client over plaintext TCP instead of mutual TLS (for
+    /// loopback benchmarks; nothing is encrypted or authenticated).
+    #[arg(long)]
+    pub insecure_plaintext: bool,
 }
 
 /// Run the subcommand.
@@ -69,7 +79,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plan_file = scratch.path().join("plan.ron");
     SavedPlan::new(plan.clone(), saved.debug.clone())?.save(&plan_file)?;
     let material = scratch.path().join("material");
-    let launcher = Launcher::new(Duration::from_secs(args.timeout))?;
+    let deadline = Duration::from_secs(args.timeout);
+    let launcher = if args.insecure_plaintext {
+        eprintln!("{}", crate::link::PLAINTEXT_NOTICE);
+        Launcher::plaintext(deadline)?
+    } else {
+        Launcher::tls(deadline, &scratch.path().join("keys"))?
+    };
 
     // Offline: the dealer.
     let offline_seconds = launcher.deal(&plan_file, 1, rows, &material)?.seconds;
@@ -117,6 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "model": plan.model,
             "plan_hash": plan.hash()?.to_hex(),
             "rows": rows,
+            "channel": launcher.channel(),
             "network": {
                 "name": args.network.name,
                 "rtt_us": args.network.rtt_us,
@@ -131,9 +148,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "private inference of `{}` (plan {}): the weights stay in the server process, the input in the client's; dealer material made offline",
+            "private inference of `{}` (plan {}): the weights stay in the server process, the input in the client's; dealer material made offline; {}",
             plan.model,
-            plan.hash()?.short()
+            plan.hash()?.short(),
+            launcher.channel_note()
         );
         println!("link: {note}");
         print!("{}", render(&result["output"], rows));

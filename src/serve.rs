@@ -6,13 +6,14 @@
 //! vanishes — is logged and ends that connection only.
 
 use crate::common::load_plan;
+use crate::link::{LinkArgs, Security};
 use crate::materials;
 use crate::session_request::{self, Request};
 use anyhow::Context;
 use chimera_runtime::dealer::PartyMaterial;
 use chimera_runtime::exec;
 use chimera_runtime::plan::{Party, Plan};
-use chimera_runtime::transport::{Channel, ChannelConfig, Metered, TcpChannel};
+use chimera_runtime::transport::{plan_max_frame, Channel, ChannelConfig, Metered, MIN_FRAME};
 use chimera_runtime::weights::{self, BoundWeights};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,9 @@ pub struct Args {
     /// Seconds to wait for the peer at any read before giving up on a query.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Channel security: our identity and the client certificates accepted.
+    #[command(flatten)]
+    pub link: LinkArgs,
 }
 
 /// Run the subcommand.
@@ -54,6 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Arc::new(weights::load(&plan, &args.weights).with_context(|| {
             format!("the weights {} do not fit the plan", args.weights.display())
         })?);
+    let security = Arc::new(args.link.security("client")?);
     let dir = materials::party_dir(&args.material, Party::Server);
     let (fresh, used) = materials::census(&dir);
     if fresh == 0 {
@@ -78,10 +83,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if fresh == 1 { "y" } else { "ies" },
         dir.display()
     );
-    eprintln!("security: semi-honest parties, non-colluding dealer; plaintext TCP (no encryption, no peer authentication)");
+    eprintln!(
+        "security: semi-honest parties, non-colluding dealer; {}",
+        security.describe("client")
+    );
     let config = ChannelConfig {
         read_timeout: Duration::from_secs(args.timeout.max(1)),
-        ..ChannelConfig::default()
+        // Until the request names its batch, nothing larger is expected.
+        max_frame: MIN_FRAME,
     };
     listener.set_nonblocking(true)?;
     let active = Arc::new(AtomicUsize::new(0));
@@ -101,7 +110,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok((stream, peer)) => {
                 accepted += 1;
                 active.fetch_add(1, Ordering::SeqCst);
-                let (plan, bound, dir, active, served) = (
+                let (security, plan, bound, dir, active, served) = (
+                    Arc::clone(&security),
                     Arc::clone(&plan),
                     Arc::clone(&bound),
                     dir.clone(),
@@ -109,7 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Arc::clone(&served),
                 );
                 std::thread::spawn(move || {
-                    match serve_one(stream, &plan, &bound, &dir, config) {
+                    match serve_one(stream, &security, &plan, &bound, &dir, config) {
                         Ok(line) => {
                             served.fetch_add(1, Ordering::SeqCst);
                             eprintln!("query from {peer}: {line}");
@@ -146,13 +156,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// One connection: read the request, claim its material, run the query.
 fn serve_one(
     stream: TcpStream,
+    security: &Security,
     plan: &Plan,
     bound: &BoundWeights,
     dir: &Path,
     config: ChannelConfig,
 ) -> anyhow::Result<String> {
-    stream.set_nonblocking(false)?;
-    let mut ch = TcpChannel::from_stream(stream, config)?;
+    let mut ch = security.accept(stream, config)?;
     let request = ch.recv().context("reading the query request")?;
     let request = match Request::decode(&request) {
         Ok(r) => r,
@@ -161,8 +171,12 @@ fn serve_one(
             anyhow::bail!(reason);
         }
     };
-    let material = materials::claim_session(dir, &request.session)
-        .and_then(|bundle| Ok(PartyMaterial::open(bundle, plan.hash()?, request.session)?));
+    let material = materials::claim_session(dir, &request.session).and_then(|bundle| {
+        materials::check_bundle(plan, &bundle, request.batch as usize).with_context(|| {
+            format!("the bundle {} is now used", &bundle.session.to_hex()[..12])
+        })?;
+        Ok(PartyMaterial::open(bundle, plan.hash()?, request.session)?)
+    });
     let mut material = match material {
         Ok(m) => m,
         Err(e) => {
@@ -170,8 +184,11 @@ fn serve_one(
             return Err(e);
         }
     };
+    // The material fits this batch, so the plan bounds every frame from now on.
+    ch.set_max_frame(plan_max_frame(plan, request.batch as usize)?);
     ch.send(session_request::ACCEPT)?;
     ch.flush()?;
+    let link = ch.describe();
     let mut metered = Metered::new(&mut ch);
     let result = exec::run_server(
         plan,
@@ -182,7 +199,8 @@ fn serve_one(
     )?;
     let q = result.stats.query;
     Ok(format!(
-        "session {}, batch {}: answered in {:.2} ms online; sent {} B, received {} B in {} flight(s)",
+        "{}, session {}, batch {}: answered in {:.2} ms online; sent {} B, received {} B in {} flight(s)",
+        link,
         &request.session.to_hex()[..12],
         request.batch,
         result.stats.online_seconds * 1e3,

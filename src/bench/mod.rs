@@ -23,7 +23,7 @@ pub use measure::CaseResult;
 pub use setup::{compile as compile_for, estimate};
 
 use crate::cost::parse_network;
-use crate::parties::Launcher;
+use crate::parties::{Launcher, Scratch};
 use anyhow::Context;
 use chimera_compiler::cost::Network;
 use chimera_runtime::transport::shaper::LinkProfile;
@@ -63,6 +63,10 @@ pub struct Args {
     /// Seconds after which a party that has not finished is stopped.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
+    /// Run the parties over mutual TLS 1.3 (ephemeral keys) instead of the
+    /// default plaintext TCP (`--insecure-plaintext`, as loopback benchmarks do).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// The link between client and server for `network`: none (plain loopback)
@@ -107,10 +111,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|n| setup::locate(n, &args.examples))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let launcher = Launcher::new(Duration::from_secs(args.timeout))?;
+    let deadline = Duration::from_secs(args.timeout);
+    let keys = Scratch::new("bench-keys")?;
+    let launcher = if args.tls {
+        Launcher::tls(deadline, keys.path())?
+    } else {
+        eprintln!("{}", crate::link::PLAINTEXT_NOTICE);
+        Launcher::plaintext(deadline)?
+    };
     let link = link_for(&args.network);
     let note = link_note(&args.network);
-    eprintln!("chimera bench: {note}");
+    eprintln!("chimera bench: {note}; {}", launcher.channel_note());
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; build with `cargo build --release` for representative figures");
     }
@@ -152,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             results.push(r);
         }
     }
-    let doc = report::to_json(&args, &note, load_before, &results);
+    let doc = report::to_json(&args, &note, launcher.channel(), load_before, &results);
     let text = serde_json::to_string_pretty(&doc)?;
     if let Some(out) = &args.out {
         chimera_runtime::fsutil::write_atomic(out, format!("{text}\n").as_bytes())
@@ -162,7 +173,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{text}");
     } else {
-        print!("{}", report::to_table(&args.network, &note, &results));
+        print!(
+            "{}",
+            report::to_table(&args.network, &note, launcher.channel_note(), &results)
+        );
     }
     if results.iter().any(|r| !r.exact) {
         eprintln!("error: measured traffic differs from the cost model's prediction (see `mismatches`); this is a bug, please report it");

@@ -45,6 +45,7 @@ pub fn load_average() -> Option<f64> {
 pub fn to_json(
     args: &Args,
     note: &str,
+    channel: &str,
     load_before: Option<f64>,
     results: &[CaseResult],
 ) -> Value {
@@ -58,6 +59,7 @@ pub fn to_json(
             "emulated": emulated,
             "note": note,
         },
+        "channel": channel,
         "reps": args.reps,
         "warmup": args.warmup,
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
@@ -88,7 +90,7 @@ fn kb(b: u64) -> String {
 }
 
 /// The table for people: measured, and predicted in parentheses.
-pub fn to_table(network: &Network, note: &str, results: &[CaseResult]) -> String {
+pub fn to_table(network: &Network, note: &str, channel: &str, results: &[CaseResult]) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(vec![
@@ -148,7 +150,9 @@ pub fn to_table(network: &Network, note: &str, results: &[CaseResult]) -> String
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
-    let mut out = format!("private inference benchmark, network {network}\nlink: {note}\n");
+    let mut out = format!(
+        "private inference benchmark, network {network}\nlink: {note}\nchannel: {channel}\n"
+    );
     out.push_str(&t.to_string());
     out.push('\n');
     out.push_str(
