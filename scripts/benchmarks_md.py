@@ -247,6 +247,58 @@ def targets(lan, wan):
     return out
 
 
+def load_text(doc):
+    load = (doc or {}).get("load_average") or {}
+    start, end = load.get("start"), load.get("end")
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+        threads = doc["machine"].get("threads", "?")
+        return f"a load average of {start:.1f}–{end:.1f} on {threads} hardware threads"
+    return "an unknown load"
+
+
+def obstacles(lan, wan):
+    """What stands in the way of each target that is not met, from the data."""
+    out = []
+    d64 = find(lan, "netD_chameleon", 64)
+    if d64 and d64["throughput_per_second"] < 500:
+        p = d64["predicted"]["online_seconds"]
+        best = d64["online_seconds"]["min"]
+        out.append(
+            f"- **netD at batch 64 on loopback**: the median query took "
+            f"{ms(d64['online_seconds']['median'])} ({d64['throughput_per_second']:,.0f}/s); the fastest "
+            f"of the {len(d64['online_seconds']['samples'])} took {ms(best)} ({64 / best:,.0f}/s), under "
+            f"{load_text(lan)}. The cost model's own estimate for the plan is {ms(p)} ({64 / p:,.0f}/s): "
+            f"{size(d64['online']['client_to_server'] + d64['online']['server_to_client'])} online in "
+            f"{d64['online']['rounds']} rounds (protocols {d64.get('protocols', '?')}), so even the model "
+            f"misses the target: it needs faster local computation per round, not fewer bytes."
+        )
+    dw = find(wan, "netD_chameleon", 1)
+    if dw and dw["online_seconds"]["median"] > 0.5:
+        p = dw["predicted"]
+        inside = p["ahead_of_query_bytes"] - (p["setup"]["client_to_server"] + p["setup"]["server_to_client"])
+        bw = wan["network"]["bandwidth_bps"]
+        out.append(
+            f"- **netD at batch 1 on the emulated WAN**: {ms(dw['online_seconds']['median'])} measured, "
+            f"{ms(p['online_seconds'])} predicted ({dw['online']['rounds']} client flights, protocols "
+            f"{dw.get('protocols', '?')}). The cost model counts {size(inside)} of garbled tables and OT corrections as "
+            f"sent ahead of the query and leaves them out of its online estimate, but in this build the "
+            f"server sends them inside the query ({size(dw['online']['server_to_client'])} server → client "
+            f"online), where they take {ms(inside * 8 / bw)} at {bw / 1e6:.0f} Mbit/s. Sending them with "
+            f"the session set-up, before the input exists, takes them out of the online phase, whose "
+            f"prediction without them is the {ms(p['online_seconds'])} above."
+        )
+    for model, limit in (("netA_secureml", 0.010), ("netB_minionn", 0.060)):
+        r = find(lan, model, 1)
+        if r and r["online_seconds"]["median"] > limit:
+            out.append(
+                f"- **{SHORT[model]} at batch 1 on loopback**: median {ms(r['online_seconds']['median'])}, "
+                f"fastest {ms(r['online_seconds']['min'])}, predicted {ms(r['predicted']['online_seconds'])} "
+                f"for the `lan` profile, measured under {load_text(lan)}; {r['online']['rounds']} rounds "
+                f"and {size(r['online']['client_to_server'] + r['online']['server_to_client'])} online."
+            )
+    return out
+
+
 def comparison(lan, wan):
     models = []
     for doc in (lan, wan):
@@ -351,6 +403,9 @@ def generate(lan, lan_path, wan, wan_path):
     ]
     for what, target, value, status in targets(lan, wan):
         parts.append(f"| {what} | {target} | {value} | {status} |")
+    blocked = obstacles(lan, wan)
+    if blocked:
+        parts += ["", "What stands in the way of the targets not met:", ""] + blocked
     parts += [
         "",
         "### Beside published systems",

@@ -67,10 +67,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rows = load_inputs(&saved.plan, &args.input)?
         .first()
         .map_or(0, |b| b.rows);
-    // A .nn file is compiled for the chosen network and the batch size
-    // (a .ron plan runs as it was compiled).
+    // A .nn file is compiled for the chosen network (the plan `chimera cost
+    // --network …` reports; for `lan` the plan `chimera compile` makes); a
+    // .ron plan runs as it was compiled.
     let saved = if args.file.extension().is_some_and(|e| e == "nn") {
-        bench::compile_for(&args.file, &args.network, rows.max(1))?
+        bench::compile_for(&args.file, &args.network, 1)?
     } else {
         saved
     };
