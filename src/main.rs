@@ -11,6 +11,7 @@ mod common;
 mod compile;
 mod cost;
 mod dealer;
+mod distribute;
 mod eval;
 mod keygen;
 mod link;

@@ -36,6 +36,15 @@ pub fn file_name(index: usize, session: &SessionId) -> String {
     format!("q{index:04}-{}{FRESH}", session.to_hex())
 }
 
+/// True if `name` is a bundle file name ([`file_name`]) for `session`: a
+/// name received from the network is used as a path only if it is one.
+pub fn is_file_name_of(name: &str, session: &SessionId) -> bool {
+    let suffix = format!("-{}{FRESH}", session.to_hex());
+    name.strip_prefix('q')
+        .and_then(|rest| rest.strip_suffix(&suffix))
+        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The unused bundles of a party directory, in query order.
 pub fn unused(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let entries = fs::read_dir(dir).with_context(|| {
@@ -189,5 +198,9 @@ mod tests {
         let b = file_name(10, &s);
         assert!(a < b);
         assert!(a.ends_with(&format!("-{}.mat", s.to_hex())));
+        assert!(is_file_name_of(&a, &s));
+        assert!(!is_file_name_of(&a, &SessionId([8; 16])));
+        assert!(!is_file_name_of(&format!("../{a}"), &s));
+        assert!(!is_file_name_of(&format!("q-{}.mat", s.to_hex()), &s));
     }
 }

@@ -6,6 +6,7 @@
 //! vanishes — is logged and ends that connection only.
 
 use crate::common::load_plan;
+use crate::distribute::FetchArgs;
 use crate::link::{LinkArgs, Security};
 use crate::materials;
 use crate::session_request::{self, Request};
@@ -45,6 +46,9 @@ pub struct Args {
     /// Channel security: our identity and the client certificates accepted.
     #[command(flatten)]
     pub link: LinkArgs,
+    /// Fetching the material from a dealer over TLS first.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// Run the subcommand.
@@ -59,6 +63,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             format!("the weights {} do not fit the plan", args.weights.display())
         })?);
     let security = Arc::new(args.link.security("client")?);
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    args.fetch.fetch_if_asked(
+        &security,
+        Party::Server,
+        plan.hash()?,
+        &args.material,
+        timeout,
+    )?;
     let dir = materials::party_dir(&args.material, Party::Server);
     let (fresh, used) = materials::census(&dir);
     if fresh == 0 {
@@ -88,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         security.describe("client")
     );
     let config = ChannelConfig {
-        read_timeout: Duration::from_secs(args.timeout.max(1)),
+        read_timeout: timeout,
         // Until the request names its batch, nothing larger is expected.
         max_frame: MIN_FRAME,
     };
