@@ -135,7 +135,9 @@ pub fn query(
         anyhow::bail!("the server answered the request with something else than an acceptance");
     }
     let mut metered = Metered::new(&mut ch);
-    Ok(exec::run_client(plan, inputs, &mut material, &mut metered)?)
+    let result = exec::run_client(plan, inputs, &mut material, &mut metered)?;
+    ch.confirm_transcript()?;
+    Ok(result)
 }
 
 /// One line per row: labels and scores of every output.

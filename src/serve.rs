@@ -209,6 +209,7 @@ fn serve_one(
         &mut metered,
         request.batch as usize,
     )?;
+    ch.confirm_transcript()?;
     let q = result.stats.query;
     Ok(format!(
         "{}, session {}, batch {}: answered in {:.2} ms online; sent {} B, received {} B in {} flight(s)",

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod mnist;
+pub mod proxy;
 pub mod random;
 
 use chimera_runtime::plan::SavedPlan;
