@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod admission;
 mod calibrate;
 mod check;
 mod common;
