@@ -120,20 +120,25 @@ pub fn claim_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     )
 }
 
-/// Read (without claiming) the bundle `claim_next` would claim now.
+/// Read (without claiming) the bundle `claim_next` would claim now. A file
+/// that another process claims meanwhile is skipped.
 pub fn peek_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     let dir = party_dir(dir, party);
-    match unused(&dir)?.first() {
-        Some(path) => MaterialBundle::read_file(path)
-            .with_context(|| format!("material file {}", path.display())),
-        None => {
-            let (_, used) = census(&dir);
-            bail!(
-                "no unused {party} material left in {} ({used} bundle(s) already used); run `chimera dealer` again",
-                dir.display()
-            )
+    for path in unused(&dir)? {
+        match fs::read(&path) {
+            Ok(bytes) => {
+                return MaterialBundle::from_bytes(&bytes)
+                    .with_context(|| format!("material file {}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
+    let (_, used) = census(&dir);
+    bail!(
+        "no unused {party} material left in {} ({used} bundle(s) already used); run `chimera dealer` again",
+        dir.display()
+    )
 }
 
 /// Claim the bundle of `session` in the server's directory.
