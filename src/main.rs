@@ -57,6 +57,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Check(_) | Command::Compile(_) | Command::Eval(_) | Command::Cost(_)
+    ) {
+        quiet_on_closed_stdout();
+    }
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
@@ -75,5 +81,17 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Let a report command end quietly, like `cat`, when its reader goes away
+/// (`chimera eval ... | head`): Rust ignores SIGPIPE, so a write to a closed
+/// pipe would otherwise panic in `println!`. Only the local report commands
+/// do this; the networked ones keep handling a closed socket as an error.
+fn quiet_on_closed_stdout() {
+    // SAFETY: restoring a signal's default disposition at start-up, before
+    // any thread is spawned, has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

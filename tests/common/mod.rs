@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod check;
 pub mod mnist;
 pub mod proxy;
 pub mod random;
