@@ -5,14 +5,15 @@
 //! over the in-memory channel), with fresh dealer material and fresh OS
 //! randomness in every run, and a tap records the exact bytes (frame headers
 //! and payloads) each party receives. For two secrets A and B and `RUNS`
-//! runs each, every byte position of the transcript is a two-sample
-//! chi-square homogeneity test on the byte's top two bits (4 bins,
-//! 3 degrees of freedom): `X² = Σ_bins (a − b)² / (a + b)` for the counts
+//! runs each, every byte position of the transcript gets two two-sample
+//! chi-square homogeneity tests, on the byte's top two bits and on its
+//! bottom two bits (4 bins, 3 degrees of freedom each): `X² = Σ_bins (a − b)² / (a + b)` for the counts
 //! `a`, `b` of the two samples (equal sizes). Under the null hypothesis
 //! (same distribution) `X²` is asymptotically χ²(3); the threshold bounds
 //! P(χ²(3) > t) by the χ²(4) tail `e^{−t/2}(1 + t/2)` and sets it to
-//! `FAMILY_ALPHA / positions` (Bonferroni), so the chance that *any*
-//! position raises a false alarm is at most `FAMILY_ALPHA` = 1e-9.
+//! `FAMILY_ALPHA / tests` (Bonferroni over all positions and both tests),
+//! so the chance that *any* test raises a false alarm is at most
+//! `FAMILY_ALPHA` = 1e-9.
 //!
 //! * the **server** for one weight set and two client inputs (MNIST digits
 //!   7 and 2);
@@ -102,7 +103,10 @@ fn digit(plan: &Plan, name: &str) -> Vec<Batch> {
 }
 
 /// The largest per-position statistic and where, over two samples of
-/// equally long transcripts.
+/// equally long transcripts, and the number of tests made. Each byte is
+/// tested twice: on its top two bits and on its bottom two bits (4 bins
+/// each), so structure in either end of a byte (a high-order value, a
+/// low-order parity) is seen.
 fn max_chi_square(a: &[Vec<u8>], b: &[Vec<u8>]) -> (f64, usize, usize) {
     let len = a[0].len();
     assert!(
@@ -110,32 +114,37 @@ fn max_chi_square(a: &[Vec<u8>], b: &[Vec<u8>]) -> (f64, usize, usize) {
         "transcript lengths differ"
     );
     let mut worst = (0.0, 0);
-    let mut counts = vec![[[0u32; 4]; 2]; len];
-    for (side, sample) in [a, b].iter().enumerate() {
-        for t in sample.iter() {
-            for (p, &byte) in t.iter().enumerate() {
-                counts[p][side][(byte >> 6) as usize] += 1;
+    for bin in [
+        |byte: u8| (byte >> 6) as usize,
+        |byte: u8| (byte & 3) as usize,
+    ] {
+        let mut counts = vec![[[0u32; 4]; 2]; len];
+        for (side, sample) in [a, b].iter().enumerate() {
+            for t in sample.iter() {
+                for (p, &byte) in t.iter().enumerate() {
+                    counts[p][side][bin(byte)] += 1;
+                }
+            }
+        }
+        for (p, c) in counts.iter().enumerate() {
+            let x2: f64 = (0..4)
+                .filter(|&k| c[0][k] + c[1][k] > 0)
+                .map(|k| {
+                    let d = c[0][k] as f64 - c[1][k] as f64;
+                    d * d / (c[0][k] + c[1][k]) as f64
+                })
+                .sum();
+            if x2 > worst.0 {
+                worst = (x2, p);
             }
         }
     }
-    for (p, c) in counts.iter().enumerate() {
-        let x2: f64 = (0..4)
-            .filter(|&k| c[0][k] + c[1][k] > 0)
-            .map(|k| {
-                let d = c[0][k] as f64 - c[1][k] as f64;
-                d * d / (c[0][k] + c[1][k]) as f64
-            })
-            .sum();
-        if x2 > worst.0 {
-            worst = (x2, p);
-        }
-    }
-    (worst.0, worst.1, len)
+    (worst.0, worst.1, 2 * len)
 }
 
-/// The threshold `t` with `e^{−t/2}(1 + t/2) = FAMILY_ALPHA / positions`.
-fn threshold(positions: usize) -> f64 {
-    let alpha = FAMILY_ALPHA / positions as f64;
+/// The threshold `t` with `e^{−t/2}(1 + t/2) = FAMILY_ALPHA / tests`.
+fn threshold(tests: usize) -> f64 {
+    let alpha = FAMILY_ALPHA / tests as f64;
     let tail = |t: f64| (-t / 2.0).exp() * (1.0 + t / 2.0);
     let (mut lo, mut hi) = (0.0f64, 1000.0f64);
     for _ in 0..200 {
@@ -171,8 +180,9 @@ fn the_server_transcript_does_not_depend_on_the_client_input_and_the_test_can_fa
         assert_eq!(label, 2);
         b.push(concat(&server));
     }
-    let (x2, at, len) = max_chi_square(&a, &b);
-    let t = threshold(len);
+    let (x2, at, tests) = max_chi_square(&a, &b);
+    let t = threshold(tests);
+    let len = a[0].len();
     eprintln!(
         "server transcript: {len} bytes × {RUNS} runs per input; max X² = {x2:.2} at byte {at}; threshold {t:.2}"
     );
@@ -195,8 +205,8 @@ fn the_server_transcript_does_not_depend_on_the_client_input_and_the_test_can_fa
             .map(|t| [t.clone(), raw(x)].concat())
             .collect()
     };
-    let (x2, at, len) = max_chi_square(&leak(&a, &x_a), &leak(&b, &x_b));
-    let t = threshold(len);
+    let (x2, at, tests) = max_chi_square(&leak(&a, &x_a), &leak(&b, &x_b));
+    let t = threshold(tests);
     eprintln!(
         "positive control (raw input appended): max X² = {x2:.2} at byte {at}; threshold {t:.2}"
     );
@@ -239,8 +249,9 @@ fn the_client_transcript_does_not_depend_on_the_weights_apart_from_the_output() 
         labels[0], labels[1],
         "the two weight sets should answer differently"
     );
-    let (x2, at, len) = max_chi_square(&a, &b);
-    let t = threshold(len);
+    let (x2, at, tests) = max_chi_square(&a, &b);
+    let t = threshold(tests);
+    let len = a[0].len();
     eprintln!(
         "client transcript without the {reveal} output frame(s): {len} bytes × {RUNS} runs per weight set; max X² = {x2:.2} at byte {at}; threshold {t:.2}"
     );
