@@ -233,7 +233,7 @@ fn serve(
         );
     }
     let timeout = Duration::from_secs(args.timeout.max(1));
-    distribute::serve_outbox(&listener, &link, outbox, timeout)?;
+    distribute::serve_outbox(&listener, link, outbox, timeout)?;
     eprintln!("both parties stored their material; the dealer keeps no copy");
     Ok(ExitCode::SUCCESS)
 }

@@ -11,9 +11,10 @@
 //! with (`--accept-server` / `--accept-client`), never from what the peer
 //! claims, so the client's key can never fetch the server's seeds (which,
 //! with the client's own bundles, would reveal the weight masks). Each role's
-//! bundles are handed out once: after the party confirms it stored them, the
-//! dealer forgets them and refuses a second fetch. A fetch that fails midway
-//! is not confirmed and can be retried.
+//! bundles are handed out once: while they are being sent no other
+//! connection can fetch them, and after the party confirms it stored them
+//! the dealer forgets them and refuses a second fetch. A fetch that fails
+//! midway is not confirmed and can be retried.
 //!
 //! # Wire
 //!
@@ -35,6 +36,8 @@ use chimera_runtime::transport::{
 };
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 const FETCH: &[u8; 4] = b"CHF1";
@@ -81,8 +84,10 @@ type Named = Vec<(String, Vec<u8>)>;
 pub struct Outbox {
     plan: PlanHash,
     /// File name and bytes of each bundle, per party (server, client);
-    /// `None` once that party has stored them.
+    /// `None` while being handed out and once stored.
     bundles: [Option<Named>; 2],
+    /// Whether each party has confirmed storing its bundles.
+    delivered: [bool; 2],
 }
 
 impl Outbox {
@@ -91,6 +96,7 @@ impl Outbox {
         Outbox {
             plan,
             bundles: [Some(Vec::new()), Some(Vec::new())],
+            delivered: [false; 2],
         }
     }
 
@@ -174,24 +180,56 @@ impl DealerLink {
     }
 }
 
+/// Connections handled at once; more are closed (a flood of unauthenticated
+/// connections costs bounded memory).
+const MAX_CONNECTIONS: usize = 8;
+
+fn lock(outbox: &Mutex<Outbox>) -> MutexGuard<'_, Outbox> {
+    outbox.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Serve `outbox` on `listener` until both parties have stored their
-/// bundles. Failed or refused connections are logged and do not stop it.
+/// bundles. Each connection has its own thread (so a slow or silent peer
+/// cannot hold up the other party), at most [`MAX_CONNECTIONS`] at once;
+/// failed or refused connections are logged and do not stop it.
 pub fn serve_outbox(
     listener: &TcpListener,
-    link: &DealerLink,
-    mut outbox: Outbox,
+    link: DealerLink,
+    outbox: Outbox,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let config = ChannelConfig {
         max_frame: MIN_FRAME,
         read_timeout: timeout,
     };
-    while outbox.bundles.iter().any(Option::is_some) {
-        let (stream, addr) = listener.accept()?;
-        match hand_out(stream, link, &mut outbox, config) {
-            Ok(party) => eprintln!("the {party} at {addr} stored its material"),
-            Err(e) => eprintln!("a fetch from {addr} failed: {e:#}"),
+    let link = Arc::new(link);
+    let outbox = Arc::new(Mutex::new(outbox));
+    let live = Arc::new(AtomicUsize::new(0));
+    listener.set_nonblocking(true)?;
+    while lock(&outbox).delivered != [true; 2] {
+        let (stream, addr) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if live.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+            eprintln!(
+                "closed a connection from {addr}: {MAX_CONNECTIONS} fetches already in progress"
+            );
+            continue;
         }
+        live.fetch_add(1, Ordering::SeqCst);
+        let (link, outbox, live) = (Arc::clone(&link), Arc::clone(&outbox), Arc::clone(&live));
+        std::thread::spawn(move || {
+            match hand_out(stream, &link, &outbox, config) {
+                Ok(party) => eprintln!("the {party} at {addr} stored its material"),
+                Err(e) => eprintln!("a fetch from {addr} failed: {e:#}"),
+            }
+            live.fetch_sub(1, Ordering::SeqCst);
+        });
     }
     Ok(())
 }
@@ -199,9 +237,10 @@ pub fn serve_outbox(
 fn hand_out(
     stream: std::net::TcpStream,
     link: &DealerLink,
-    outbox: &mut Outbox,
+    outbox: &Mutex<Outbox>,
     config: ChannelConfig,
 ) -> anyhow::Result<Party> {
+    stream.set_nonblocking(false)?;
     let mut ch = TlsChannel::server_from_stream(stream, &link.identity, &link.everyone, config)?;
     let peer = ch.peer_fingerprint();
     let role = link
@@ -233,22 +272,54 @@ fn hand_out(
     }
     let mut plan = [0u8; 32];
     plan.copy_from_slice(&request[5..]);
-    if PlanHash(plan) != outbox.plan {
+    let ours = lock(outbox).plan;
+    if PlanHash(plan) != ours {
         return refuse(
             &mut ch,
             format!(
                 "the dealer dealt for plan {}, the {role} runs plan {}; both must compile the same .nn file",
-                outbox.plan.short(),
+                ours.short(),
                 PlanHash(plan).short()
             ),
         );
     }
-    let Some(list) = &outbox.bundles[role.index()] else {
-        return refuse(
-            &mut ch,
-            format!("the {role}'s material was already handed out; each bundle goes out once"),
-        );
+    // Take the role's bundles out while they are sent, so a second
+    // connection with the same key cannot fetch them at the same time.
+    let taken = {
+        let mut o = lock(outbox);
+        let delivered = o.delivered[role.index()];
+        o.bundles[role.index()].take().ok_or(delivered)
     };
+    let list = match taken {
+        Ok(list) => list,
+        Err(true) => {
+            return refuse(
+                &mut ch,
+                format!("the {role}'s material was already handed out; each bundle goes out once"),
+            )
+        }
+        Err(false) => {
+            return refuse(
+                &mut ch,
+                format!("the {role}'s material is being handed out on another connection"),
+            )
+        }
+    };
+    match send_bundles(&mut ch, &list) {
+        Ok(()) => {
+            lock(outbox).delivered[role.index()] = true;
+            Ok(role)
+        }
+        Err(e) => {
+            // Not confirmed: keep it for a retry.
+            lock(outbox).bundles[role.index()] = Some(list);
+            Err(e.context(format!("handing out the {role}'s material")))
+        }
+    }
+}
+
+/// The offer, the bundles, and the party's confirmation.
+fn send_bundles(ch: &mut TlsChannel, list: &Named) -> anyhow::Result<()> {
     // Bundles can be large; what we accept from the party stays small.
     ch.set_max_frame(DEFAULT_MAX_FRAME);
     let mut offer = OFFER.to_vec();
@@ -267,10 +338,9 @@ fn hand_out(
         .recv()
         .context("waiting for the party to store its material")?;
     if ack != STORED {
-        bail!("the {role} did not confirm storing its material");
+        bail!("the party did not confirm storing its material");
     }
-    outbox.bundles[role.index()] = None;
-    Ok(role)
+    Ok(())
 }
 
 /// A party's side: fetch its bundles from the dealer at `addr` into

@@ -128,6 +128,11 @@ fn the_dealer_hands_each_authenticated_party_only_its_own_material() {
             .arg(cert(&dir, "client")),
     );
 
+    // A connection that never says anything does not hold up the others
+    // (each connection has its own thread; the dealer's timeout is 5 s).
+    let silent = std::net::TcpStream::connect(&dealer_addr).unwrap();
+    let started = std::time::Instant::now();
+
     // A key the dealer does not know is refused in the TLS handshake.
     let o = query(
         &dir,
@@ -155,6 +160,11 @@ fn the_dealer_hands_each_authenticated_party_only_its_own_material() {
 
     // The real server fetches its bundles, then serves.
     let (server, server_addr) = spawn_listening(&mut serve_cmd(&dir, "server", &dealer_addr));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "a silent connection held up the dealer: {:?}",
+        started.elapsed()
+    );
     let server_dir = dir.join("server-m").join("server");
     let files: Vec<PathBuf> = std::fs::read_dir(&server_dir)
         .unwrap()
@@ -185,6 +195,7 @@ fn the_dealer_hands_each_authenticated_party_only_its_own_material() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("label 7"));
     assert!(stderr(&o).contains("fetched 2 bundle(s) of client material"));
+    drop(silent);
     let d = wait(dealer);
     assert!(d.status.success(), "{}", stderr(&d));
     let log = stderr(&d);
