@@ -4,11 +4,14 @@
 //! other role's material are refused; each role's bundles go out once; the
 //! fetched files are owner-only and run private queries.
 
+mod common;
+
 use chimera_runtime::identity::GeneratedIdentity;
+use common::reaped::Reaped;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 fn chimera() -> Command {
@@ -30,7 +33,7 @@ fn cert(dir: &Path, name: &str) -> OsString {
 }
 
 /// Spawn and read the `listening on ADDR` line.
-fn spawn_listening(cmd: &mut Command) -> (Child, String) {
+fn spawn_listening(cmd: &mut Command) -> (Reaped, String) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -43,7 +46,7 @@ fn spawn_listening(cmd: &mut Command) -> (Child, String) {
     match line.trim().strip_prefix("listening on ") {
         Some(addr) => {
             let addr = addr.to_string();
-            (child, addr)
+            (Reaped::new(child), addr)
         }
         None => {
             let _ = child.kill();
@@ -91,7 +94,8 @@ fn query(dir: &Path, me: &str, input: &str, server: &str, dealer: Option<&str>) 
     c.output().unwrap()
 }
 
-fn wait(mut child: Child) -> Output {
+fn wait(child: Reaped) -> Output {
+    let mut child = child.into_inner();
     for _ in 0..2000 {
         if child.try_wait().unwrap().is_some() {
             return child.wait_with_output().unwrap();

@@ -5,9 +5,12 @@
 //! `--max-queue` is told the server is busy, and a queued client is served
 //! once a slot frees.
 
+mod common;
+
 use chimera_runtime::identity::{GeneratedIdentity, Identity, PinnedPeers};
 use chimera_runtime::tensor_io::{load_npy, save_npy, NpyDtype, Tensor};
 use chimera_runtime::transport::{ChannelConfig, TlsChannel};
+use common::reaped::Reaped;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -72,7 +75,7 @@ fn tls(dir: &Path, me: &str, peer: &str) -> Vec<OsString> {
     ]
 }
 
-fn serve(dir: &Path, extra: &[&str]) -> (Child, String) {
+fn serve(dir: &Path, extra: &[&str]) -> (Reaped, String) {
     let mut child = chimera()
         .arg("serve")
         .arg(example("netA_secureml.nn"))
@@ -96,7 +99,7 @@ fn serve(dir: &Path, extra: &[&str]) -> (Child, String) {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("server did not start: {line:?}"))
         .to_string();
-    (child, addr)
+    (Reaped::new(child), addr)
 }
 
 fn query_cmd(dir: &Path, addr: &str, i: usize, timeout: u64) -> Command {
@@ -147,7 +150,7 @@ fn sixteen_concurrent_clients_each_get_their_own_answer() {
     let dir = setup("16", 16);
     let (mut server, addr) = serve(&dir, &[]);
     // Sample the server's peak memory while it works (it exits by itself).
-    let pid = server.id();
+    let pid = server.get().id();
     let sampler = std::thread::spawn(move || {
         let mut peak = 0;
         loop {
@@ -172,14 +175,14 @@ fn sixteen_concurrent_clients_each_get_their_own_answer() {
     }
     // The server stops by itself once its 16 bundles are used.
     let start = Instant::now();
-    while server.try_wait().unwrap().is_none() {
+    while server.get().try_wait().unwrap().is_none() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "server did not stop"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let log = stderr(&server.wait_with_output().unwrap());
+    let log = stderr(&server.into_inner().wait_with_output().unwrap());
     let rss = sampler.join().unwrap();
     assert!(log.contains("served 16 queries"), "{log}");
     assert!(!log.contains("failed"), "{log}");
@@ -222,7 +225,7 @@ fn beyond_the_session_cap_clients_wait_or_are_told_the_server_is_busy() {
     let queued = wait_all(vec![queued], Duration::from_secs(60)).remove(0);
     assert!(queued.status.success(), "{}", stderr(&queued));
     assert!(String::from_utf8_lossy(&queued.stdout).starts_with("row 0: label 7  scores ["));
-    let _ = server.kill();
-    let log = stderr(&server.wait_with_output().unwrap());
+    let _ = server.get().kill();
+    let log = stderr(&server.into_inner().wait_with_output().unwrap());
     assert!(log.contains("refused a connection from"), "{log}");
 }
