@@ -5,12 +5,14 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod admission;
 mod calibrate;
 mod check;
 mod common;
 mod compile;
 mod cost;
 mod dealer;
+mod distribute;
 mod eval;
 mod keygen;
 mod link;
