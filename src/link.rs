@@ -120,56 +120,135 @@ pub fn identity_files(path: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     }
 }
 
-/// One party's connection: TLS or (on request) plain TCP.
-#[derive(Debug)]
-pub enum Link {
-    /// Mutual TLS 1.3.
+/// One party's connection: TLS or (on request) plain TCP, with a running
+/// digest of every frame sent and received for the closing
+/// [transcript confirmation](Link::confirm_transcript).
+pub struct Link {
+    inner: Inner,
+    /// Whether frames are digested (plaintext only).
+    digesting: bool,
+    sent: blake3::Hasher,
+    received: blake3::Hasher,
+}
+
+enum Inner {
     Tls(TlsChannel),
-    /// Plaintext TCP.
     Tcp(TcpChannel),
 }
 
+/// Magic of the transcript confirmation frame.
+const CONFIRM_MAGIC: &[u8; 4] = b"CHT1";
+
+/// Domain of the transcript digests.
+const DIGEST_CONTEXT: &str = "chimera 2026 link transcript confirmation v1";
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Inner::Tls(c) => c.fmt(f),
+            Inner::Tcp(c) => c.fmt(f),
+        }
+    }
+}
+
+fn absorb(h: &mut blake3::Hasher, kind: FrameKind, payload: &[u8]) {
+    h.update(&[kind as u8]);
+    h.update(&(payload.len() as u64).to_le_bytes());
+    h.update(payload);
+}
+
 impl Link {
+    fn new(inner: Inner) -> Link {
+        Link {
+            // TLS authenticates every record already: no need to hash.
+            digesting: matches!(inner, Inner::Tcp(_)),
+            inner,
+            sent: blake3::Hasher::new_derive_key(DIGEST_CONTEXT),
+            received: blake3::Hasher::new_derive_key(DIGEST_CONTEXT),
+        }
+    }
+
     /// Lower (or raise) the largest frame accepted from now on.
     pub fn set_max_frame(&mut self, max_frame: usize) {
-        match self {
-            Link::Tls(c) => c.set_max_frame(max_frame),
-            Link::Tcp(c) => c.set_max_frame(max_frame),
+        match &mut self.inner {
+            Inner::Tls(c) => c.set_max_frame(max_frame),
+            Inner::Tcp(c) => c.set_max_frame(max_frame),
         }
     }
 
     /// "TLS, peer certificate AA:…" or "plaintext", for logs.
     pub fn describe(&self) -> String {
-        match self {
-            Link::Tls(c) => format!("TLS, peer certificate {}", c.peer_fingerprint()),
-            Link::Tcp(_) => "plaintext".into(),
+        match &self.inner {
+            Inner::Tls(c) => format!("TLS, peer certificate {}", c.peer_fingerprint()),
+            Inner::Tcp(_) => "plaintext".into(),
         }
+    }
+
+    /// The closing handshake of a query, after the protocol has finished:
+    /// both parties send the digests of every frame they sent and received
+    /// (blake3) and check them against their own. Over plaintext TCP this is
+    /// the integrity check of the whole transcript — a byte altered, dropped,
+    /// replayed or injected in transit on either direction makes both
+    /// parties discard the run ("the transcript digests differ"), where it
+    /// could otherwise yield a wrong answer. It detects accidents, not an
+    /// attacker, who can rewrite the digests too: plaintext has no
+    /// authentication. Over TLS, which already authenticates every record,
+    /// nothing is hashed (the digests are those of the empty transcript) and
+    /// the exchange only confirms to each side that the other received
+    /// everything, so a server knows its client got the answer. It is not part of the counted
+    /// traffic (the run's counters were read before it).
+    pub fn confirm_transcript(&mut self) -> anyhow::Result<()> {
+        let sent = *self.sent.finalize().as_bytes();
+        let received = *self.received.finalize().as_bytes();
+        let mut mine = CONFIRM_MAGIC.to_vec();
+        mine.extend_from_slice(&sent);
+        mine.extend_from_slice(&received);
+        self.send(&mine)?;
+        self.flush()?;
+        let theirs = self
+            .recv()
+            .context("waiting for the peer's transcript confirmation")?;
+        if theirs.len() != 4 + 64 || &theirs[..4] != CONFIRM_MAGIC {
+            bail!("the peer's transcript confirmation is malformed; the transcript was altered in transit (the result is discarded)");
+        }
+        if theirs[4..36] != received || theirs[36..] != sent {
+            bail!("the transcript digests differ: bytes were altered, dropped or replayed in transit (the result is discarded)");
+        }
+        Ok(())
     }
 }
 
 impl Channel for Link {
     fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), TransportError> {
-        match self {
-            Link::Tls(c) => c.send_frame(kind, payload),
-            Link::Tcp(c) => c.send_frame(kind, payload),
+        match &mut self.inner {
+            Inner::Tls(c) => c.send_frame(kind, payload),
+            Inner::Tcp(c) => c.send_frame(kind, payload),
+        }?;
+        if self.digesting {
+            absorb(&mut self.sent, kind, payload);
         }
+        Ok(())
     }
     fn recv_frame(&mut self) -> Result<Frame, TransportError> {
-        match self {
-            Link::Tls(c) => c.recv_frame(),
-            Link::Tcp(c) => c.recv_frame(),
+        let frame = match &mut self.inner {
+            Inner::Tls(c) => c.recv_frame(),
+            Inner::Tcp(c) => c.recv_frame(),
+        }?;
+        if self.digesting {
+            absorb(&mut self.received, frame.kind, &frame.payload);
         }
+        Ok(frame)
     }
     fn flush(&mut self) -> Result<(), TransportError> {
-        match self {
-            Link::Tls(c) => c.flush(),
-            Link::Tcp(c) => c.flush(),
+        match &mut self.inner {
+            Inner::Tls(c) => c.flush(),
+            Inner::Tcp(c) => c.flush(),
         }
     }
     fn stats(&self) -> ChannelStats {
-        match self {
-            Link::Tls(c) => c.stats(),
-            Link::Tcp(c) => c.stats(),
+        match &self.inner {
+            Inner::Tls(c) => c.stats(),
+            Inner::Tcp(c) => c.stats(),
         }
     }
 }
@@ -197,12 +276,14 @@ impl Security {
     pub fn accept(&self, stream: TcpStream, config: ChannelConfig) -> anyhow::Result<Link> {
         stream.set_nonblocking(false)?;
         match self {
-            Security::Tls { identity, peers } => Ok(Link::Tls(TlsChannel::server_from_stream(
-                stream, identity, peers, config,
-            )?)),
+            Security::Tls { identity, peers } => Ok(Link::new(Inner::Tls(
+                TlsChannel::server_from_stream(stream, identity, peers, config)?,
+            ))),
             Security::Plaintext => {
                 refuse_tls(&stream, &config)?;
-                Ok(Link::Tcp(TcpChannel::from_stream(stream, config)?))
+                Ok(Link::new(Inner::Tcp(TcpChannel::from_stream(
+                    stream, config,
+                )?)))
             }
         }
     }
@@ -217,10 +298,12 @@ impl Security {
     ) -> anyhow::Result<Link> {
         let stream = connect_retry(addr, patience)?;
         match self {
-            Security::Tls { identity, peers } => Ok(Link::Tls(TlsChannel::client_from_stream(
-                stream, identity, peers, config,
-            )?)),
-            Security::Plaintext => Ok(Link::Tcp(TcpChannel::from_stream(stream, config)?)),
+            Security::Tls { identity, peers } => Ok(Link::new(Inner::Tls(
+                TlsChannel::client_from_stream(stream, identity, peers, config)?,
+            ))),
+            Security::Plaintext => Ok(Link::new(Inner::Tcp(TcpChannel::from_stream(
+                stream, config,
+            )?))),
         }
     }
 }

@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod admission;
 mod bench;
 mod calibrate;
 mod check;
@@ -12,6 +13,7 @@ mod common;
 mod compile;
 mod cost;
 mod dealer;
+mod distribute;
 mod eval;
 mod keygen;
 mod link;

@@ -36,6 +36,15 @@ pub fn file_name(index: usize, session: &SessionId) -> String {
     format!("q{index:04}-{}{FRESH}", session.to_hex())
 }
 
+/// True if `name` is a bundle file name ([`file_name`]) for `session`: a
+/// name received from the network is used as a path only if it is one.
+pub fn is_file_name_of(name: &str, session: &SessionId) -> bool {
+    let suffix = format!("-{}{FRESH}", session.to_hex());
+    name.strip_prefix('q')
+        .and_then(|rest| rest.strip_suffix(&suffix))
+        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The unused bundles of a party directory, in query order.
 pub fn unused(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let entries = fs::read_dir(dir).with_context(|| {
@@ -111,20 +120,25 @@ pub fn claim_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     )
 }
 
-/// Read (without claiming) the bundle `claim_next` would claim now.
+/// Read (without claiming) the bundle `claim_next` would claim now. A file
+/// that another process claims meanwhile is skipped.
 pub fn peek_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     let dir = party_dir(dir, party);
-    match unused(&dir)?.first() {
-        Some(path) => MaterialBundle::read_file(path)
-            .with_context(|| format!("material file {}", path.display())),
-        None => {
-            let (_, used) = census(&dir);
-            bail!(
-                "no unused {party} material left in {} ({used} bundle(s) already used); run `chimera dealer` again",
-                dir.display()
-            )
+    for path in unused(&dir)? {
+        match fs::read(&path) {
+            Ok(bytes) => {
+                return MaterialBundle::from_bytes(&bytes)
+                    .with_context(|| format!("material file {}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
+    let (_, used) = census(&dir);
+    bail!(
+        "no unused {party} material left in {} ({used} bundle(s) already used); run `chimera dealer` again",
+        dir.display()
+    )
 }
 
 /// Claim the bundle of `session` in the server's directory.
@@ -189,5 +203,9 @@ mod tests {
         let b = file_name(10, &s);
         assert!(a < b);
         assert!(a.ends_with(&format!("-{}.mat", s.to_hex())));
+        assert!(is_file_name_of(&a, &s));
+        assert!(!is_file_name_of(&a, &SessionId([8; 16])));
+        assert!(!is_file_name_of(&format!("../{a}"), &s));
+        assert!(!is_file_name_of(&format!("q-{}.mat", s.to_hex()), &s));
     }
 }

@@ -5,6 +5,7 @@
 //! per input row. The input never leaves this process unmasked.
 
 use crate::common::{load_inputs, load_plan};
+use crate::distribute::FetchArgs;
 use crate::link::{LinkArgs, Security};
 use crate::materials;
 use crate::session_request::{self, Request};
@@ -42,6 +43,9 @@ pub struct Args {
     /// Channel security: our identity and the server certificates accepted.
     #[command(flatten)]
     pub link: LinkArgs,
+    /// Fetching the material from a dealer over TLS first.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// Run the subcommand.
@@ -54,6 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let inputs = load_inputs(plan, &args.input)?;
     let security = args.link.security("server")?;
     let timeout = Duration::from_secs(args.timeout.max(1));
+    args.fetch.fetch_if_asked(
+        &security,
+        Party::Client,
+        plan.hash()?,
+        &args.material,
+        timeout,
+    )?;
     let result = query(
         plan,
         &inputs,
@@ -124,7 +135,9 @@ pub fn query(
         anyhow::bail!("the server answered the request with something else than an acceptance");
     }
     let mut metered = Metered::new(&mut ch);
-    Ok(exec::run_client(plan, inputs, &mut material, &mut metered)?)
+    let result = exec::run_client(plan, inputs, &mut material, &mut metered)?;
+    ch.confirm_transcript()?;
+    Ok(result)
 }
 
 /// One line per row: labels and scores of every output.

@@ -378,3 +378,71 @@ fn a_client_killed_mid_run_leaves_the_server_serving() {
     let s = server.wait_with_output().unwrap();
     assert!(stderr(&s).contains("failed"), "{}", stderr(&s));
 }
+
+#[test]
+fn missing_material_is_a_clear_error_on_either_side() {
+    let dir = scratch("nomat");
+    let plan = example("netD_chameleon.nn");
+    let nowhere = dir.join("m");
+    let o = chimera()
+        .arg("serve")
+        .arg(&plan)
+        .arg("--weights")
+        .arg(example("netD_chameleon.safetensors"))
+        .arg("--material")
+        .arg(&nowhere)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(link_flags(&nowhere, "server", "client"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains(&nowhere.display().to_string()),
+        "names the path: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let o = query(
+        &plan,
+        &example("inputs/mnist_0.npy"),
+        &nowhere,
+        "127.0.0.1:9",
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains(&nowhere.display().to_string()),
+        "names the path: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_malformed_input_file_is_refused_before_using_material() {
+    let dir = scratch("badnpy");
+    let plan = example("netD_chameleon.nn");
+    deal(&plan, &dir.join("m"), 1, 1);
+    let bad = dir.join("x.npy");
+    // The right magic and a header that breaks off: not a readable .npy.
+    std::fs::write(
+        &bad,
+        b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': Fal",
+    )
+    .unwrap();
+    let o = query(&plan, &bad, &dir.join("m"), "127.0.0.1:9");
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("x.npy"), "names the file: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let unused = std::fs::read_dir(dir.join("m/client"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".mat")
+        })
+        .count();
+    assert_eq!(unused, 1, "the material was not consumed");
+}

@@ -4,11 +4,14 @@
 //! does not pin is refused by the client, plaintext and TLS never mix
 //! silently, and `--insecure-plaintext` is explicit and announced.
 
+mod common;
+
 use chimera_runtime::identity::GeneratedIdentity;
+use common::reaped::Reaped;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 fn chimera() -> Command {
@@ -61,7 +64,7 @@ fn plaintext() -> Vec<OsString> {
     vec!["--insecure-plaintext".into()]
 }
 
-fn serve(dir: &Path, link: Vec<OsString>) -> (Child, String) {
+fn serve(dir: &Path, link: Vec<OsString>) -> (Reaped, String) {
     let mut child = chimera()
         .arg("serve")
         .arg(example("netD_chameleon.nn"))
@@ -84,7 +87,7 @@ fn serve(dir: &Path, link: Vec<OsString>) -> (Child, String) {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("server did not start: {line:?}"))
         .to_string();
-    (child, addr)
+    (Reaped::new(child), addr)
 }
 
 fn query(dir: &Path, addr: &str, link: Vec<OsString>) -> Output {
@@ -115,7 +118,8 @@ fn fresh(dir: &Path, party: &str) -> usize {
 }
 
 /// Stop the server and return its log.
-fn stop(mut server: Child) -> String {
+fn stop(server: Reaped) -> String {
+    let mut server = server.into_inner();
     std::thread::sleep(Duration::from_millis(200));
     let _ = server.kill();
     stderr(&server.wait_with_output().unwrap())

@@ -5,7 +5,9 @@
 
 pub mod check;
 pub mod mnist;
+pub mod proxy;
 pub mod random;
+pub mod reaped;
 
 use chimera_runtime::plan::SavedPlan;
 use std::path::PathBuf;
