@@ -277,16 +277,29 @@ def obstacles(lan, wan):
         p = dw["predicted"]
         inside = p["ahead_of_query_bytes"] - (p["setup"]["client_to_server"] + p["setup"]["server_to_client"])
         bw = wan["network"]["bandwidth_bps"]
-        out.append(
+        rtt = wan["network"]["rtt_us"] / 1e6
+        head = (
             f"- **netD at batch 1 on the emulated WAN**: {ms(dw['online_seconds']['median'])} measured, "
             f"{ms(p['online_seconds'])} predicted ({dw['online']['rounds']} client flights, protocols "
-            f"{dw.get('protocols', '?')}). The cost model counts {size(inside)} of garbled tables and OT corrections as "
-            f"sent ahead of the query and leaves them out of its online estimate, but in this build the "
-            f"server sends them inside the query ({size(dw['online']['server_to_client'])} server → client "
-            f"online), where they take {ms(inside * 8 / bw)} at {bw / 1e6:.0f} Mbit/s. Sending them with "
-            f"the session set-up, before the input exists, takes them out of the online phase, whose "
-            f"prediction without them is the {ms(p['online_seconds'])} above."
+            f"{dw.get('protocols', '?')})."
         )
+        if inside > 0.01 * p["ahead_of_query_bytes"]:
+            out.append(
+                head + f" The cost model counts {size(inside)} of garbled tables and OT corrections as "
+                f"sent ahead of the query and leaves them out of its online estimate, but in this build the "
+                f"server sends them inside the query ({size(dw['online']['server_to_client'])} server → "
+                f"client online), where they take {ms(inside * 8 / bw)} at {bw / 1e6:.0f} Mbit/s. Sending "
+                f"them with the session set-up, before the input exists, takes them out of the online "
+                f"phase, whose prediction without them is the {ms(p['online_seconds'])} above."
+            )
+        else:
+            online = dw["online"]["client_to_server"] + dw["online"]["server_to_client"]
+            out.append(
+                head + f" Its {p['critical_path_flights']} one-way flights on the critical path cost "
+                f"{ms(p['critical_path_flights'] * rtt / 2)} of latency and its {size(online)} online "
+                f"{ms(online * 8 / bw)} of transfer at {bw / 1e6:.0f} Mbit/s; the rest is computation "
+                f"under {load_text(wan)}."
+            )
     for model, limit in (("netA_secureml", 0.010), ("netB_minionn", 0.060)):
         r = find(lan, model, 1)
         if r and r["online_seconds"]["median"] > limit:
@@ -369,8 +382,9 @@ def generate(lan, lan_path, wan, wan_path):
         "Each case is real separate processes: one `chimera dealer` for all its queries, one "
         "`chimera serve`, and one `chimera query` process per query over TCP. *Online latency* "
         "is the client's query after the session set-up (inputs, every step, the reveal); "
-        "*ahead of query* is that set-up (preamble and the masked weights of every linear "
-        "layer), sent once per connection before any input exists. *Predicted* figures come "
+        "*ahead of query* is what the client's channel counts in that set-up, before its input "
+        "is used (the preamble, the masked weights of every linear layer, and whatever other "
+        "input-independent data the executor sends ahead). *Predicted* figures come "
         "from the cost model (`chimera cost`): bytes and rounds are exact and must equal the "
         "measurement (the *= prediction* column), seconds are its estimate for the profile "
         "(the `lan` profile is 0.2 ms RTT, 1 Gbit/s; plain loopback is faster than that). "

@@ -7,8 +7,10 @@
 //! - **online latency**: the client's own clock around the query (its
 //!   inputs, every step, the reveals), after the session set-up; the same
 //!   figure `chimera query --json` reports as `online_seconds`;
-//! - **session set-up** (ahead of the query): the preamble and the masked
-//!   weights of every linear layer, timed and counted separately;
+//! - **session set-up** (ahead of the query): everything the parties send
+//!   before the client's input is used — the preamble, the masked weights of
+//!   every linear layer, and whatever other input-independent data the
+//!   executor sends ahead — timed and counted separately;
 //! - **dealer**: the wall time of one `chimera dealer` process for every
 //!   query of the case, divided by the number of queries, and the bytes of
 //!   the bundles it wrote;

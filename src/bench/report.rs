@@ -158,7 +158,7 @@ pub fn to_table(network: &Network, note: &str, channel: &str, results: &[CaseRes
     out.push_str(
         "online = the client's query after session set-up; (pred.) = the cost model's prediction; \
          bytes and rounds are the client's channel counters, which must equal the prediction exactly; \
-         ahead of query = session set-up (preamble, masked weights); plaintext = float oracle on the same batch\n",
+         ahead of query = what the client's channel counts before its input is used (preamble, masked weights, other input-independent data); plaintext = float oracle on the same batch\n",
     );
     if results.iter().any(|r| !r.trained) {
         out.push_str("* seeded random weights of the right shapes (no trained weights shipped for this network)\n");
