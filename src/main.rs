@@ -12,6 +12,7 @@ mod compile;
 mod cost;
 mod dealer;
 mod eval;
+mod import;
 mod keygen;
 mod materials;
 mod query;
@@ -50,6 +51,8 @@ enum Command {
     Run(run::Args),
     /// Make a party's TLS key and self-signed certificate; print its fingerprint.
     Keygen(keygen::Args),
+    /// Convert a trained ONNX model to NAME.nn and NAME.safetensors.
+    Import(import::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Run(args) => run::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Import(args) => import::run(args),
     };
     match result {
         Ok(code) => code,

@@ -95,6 +95,6 @@ pub enum ImportError {
 
 /// The operators the importer maps, for error messages and documentation.
 pub const SUPPORTED_OPERATORS: &str = "Gemm, MatMul, Conv, Relu, MaxPool, AveragePool, \
-GlobalAveragePool, Flatten, Reshape, Add, Sub, Mul, Div, BatchNormalization, Sigmoid, Tanh, \
+GlobalAveragePool, ReduceMean (spatial), Flatten, Reshape, Add, Sub, Mul, Div, BatchNormalization, Sigmoid, Tanh, \
 Identity, Dropout, Softmax/LogSoftmax (last node only), and on constants Constant, Shape, \
 Gather, Unsqueeze, Squeeze, Concat, Cast, Transpose";

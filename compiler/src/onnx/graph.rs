@@ -10,6 +10,7 @@
 
 use super::error::ImportError;
 use super::proto::{attribute_type, data_type, AttributeProto, NodeProto, TensorProto};
+use std::collections::BTreeMap;
 
 /// Largest number of elements a constant may claim (2^28): far beyond any
 /// model the secure runtime can run, small enough to allocate safely.
@@ -98,15 +99,70 @@ pub fn element_count(dims: &[usize]) -> Option<usize> {
         .filter(|&n| n <= MAX_ELEMENTS)
 }
 
+/// The contents of the external data files a model refers to, by the
+/// `location` its tensors give (PyTorch's default exporter writes the
+/// weights to `MODEL.onnx.data` beside the model).
+pub type ExternalData = BTreeMap<String, Vec<u8>>;
+
+/// The bytes of a tensor stored outside the model: `location`, `offset`
+/// and `length` as the ONNX external-data convention defines them.
+fn external_bytes<'e>(t: &TensorProto, external: &'e ExternalData) -> Result<&'e [u8], String> {
+    let mut location = None;
+    let mut offset = 0usize;
+    let mut length = None;
+    for entry in &t.external_data {
+        match entry.key.as_str() {
+            "location" => location = Some(entry.value.as_str()),
+            "offset" => {
+                offset = entry
+                    .value
+                    .parse()
+                    .map_err(|_| format!("bad external offset {:?}", entry.value))?
+            }
+            "length" => {
+                length = Some(
+                    entry
+                        .value
+                        .parse::<usize>()
+                        .map_err(|_| format!("bad external length {:?}", entry.value))?,
+                )
+            }
+            _ => {}
+        }
+    }
+    let location = location.ok_or("its data is external but has no location")?;
+    let file = external.get(location).ok_or_else(|| {
+        format!("its data is in the external file `{location}`, which was not provided (keep it beside the .onnx file)")
+    })?;
+    let end = match length {
+        Some(n) => offset.checked_add(n),
+        None => Some(file.len()),
+    };
+    end.filter(|&e| offset <= e && e <= file.len())
+        .map(|e| &file[offset..e])
+        .ok_or_else(|| {
+            format!(
+                "its data lies outside the external file `{location}` ({} bytes)",
+                file.len()
+            )
+        })
+}
+
 /// Read a `TensorProto` (an initializer, or a `Constant` node's value).
-pub fn read_tensor(t: &TensorProto, name: &str) -> Result<Const, ImportError> {
+pub fn read_tensor(
+    t: &TensorProto,
+    name: &str,
+    external: &ExternalData,
+) -> Result<Const, ImportError> {
     let err = |problem: String| ImportError::Tensor {
         tensor: name.to_string(),
         problem,
     };
-    if t.data_location == 1 || !t.external_data.is_empty() {
-        return Err(err("its data is stored in an external file; export with the weights inside the .onnx file (the default for models under 2 GB)".into()));
-    }
+    let raw: &[u8] = if t.data_location == 1 || !t.external_data.is_empty() {
+        external_bytes(t, external).map_err(err)?
+    } else {
+        &t.raw_data
+    };
     let dims = t
         .dims
         .iter()
@@ -115,7 +171,6 @@ pub fn read_tensor(t: &TensorProto, name: &str) -> Result<Const, ImportError> {
         .ok_or_else(|| err(format!("negative dimension in {:?}", t.dims)))?;
     let n =
         element_count(&dims).ok_or_else(|| err(format!("shape {dims:?} has too many elements")))?;
-    let raw = &t.raw_data;
     let wrong_len = |got: usize| {
         err(format!(
             "shape {dims:?} needs {n} elements, the file holds {got}"
@@ -325,7 +380,7 @@ impl<'a> Node<'a> {
     }
 
     /// The value of a `Constant` node.
-    pub fn constant_value(&self) -> Result<Const, ImportError> {
+    pub fn constant_value(&self, external: &ExternalData) -> Result<Const, ImportError> {
         let a =
             match self.proto.attribute.as_slice() {
                 [a] => a,
@@ -337,7 +392,7 @@ impl<'a> Node<'a> {
         let label = self.label();
         match (a.name.as_str(), a.r#type) {
             ("value", attribute_type::TENSOR | 0) => match &a.t {
-                Some(t) => read_tensor(t, &label),
+                Some(t) => read_tensor(t, &label, external),
                 None => Err(self.wrong_type("value", "a tensor")),
             },
             ("value_float", attribute_type::FLOAT | 0) => Ok(Const {
@@ -396,7 +451,12 @@ mod tests {
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        let c = read_tensor(&tensor(vec![2], data_type::FLOAT, raw), "w").unwrap();
+        let c = read_tensor(
+            &tensor(vec![2], data_type::FLOAT, raw),
+            "w",
+            &ExternalData::new(),
+        )
+        .unwrap();
         assert_eq!(c.floats(), Some(&[1.5, -2.0][..]));
         let t = TensorProto {
             dims: vec![2],
@@ -404,13 +464,18 @@ mod tests {
             int64_data: vec![-1, 784],
             ..Default::default()
         };
-        let c = read_tensor(&t, "s").unwrap();
+        let c = read_tensor(&t, "s", &ExternalData::new()).unwrap();
         assert_eq!(c.ints(), Some(&[Int::Known(-1), Int::Known(784)][..]));
     }
 
     #[test]
     fn refuses_lying_sizes_and_external_data() {
-        let e = read_tensor(&tensor(vec![3], data_type::FLOAT, vec![0; 8]), "w").unwrap_err();
+        let e = read_tensor(
+            &tensor(vec![3], data_type::FLOAT, vec![0; 8]),
+            "w",
+            &ExternalData::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "tensor `w`: shape [3] needs 3 elements, the file holds 2"
@@ -418,17 +483,44 @@ mod tests {
         let e = read_tensor(
             &tensor(vec![1 << 40, 1 << 40], data_type::FLOAT, vec![]),
             "w",
+            &ExternalData::new(),
         )
         .unwrap_err();
         assert!(e.to_string().contains("too many elements"), "{e}");
-        let mut t = tensor(vec![1], data_type::FLOAT, vec![]);
+        let mut t = tensor(vec![2], data_type::FLOAT, vec![]);
         t.data_location = 1;
-        assert!(read_tensor(&t, "w")
-            .unwrap_err()
-            .to_string()
-            .contains("external file"));
+        let entry = |k: &str, v: &str| crate::onnx::proto::StringStringEntryProto {
+            key: k.into(),
+            value: v.into(),
+        };
+        t.external_data = vec![
+            entry("location", "m.onnx.data"),
+            entry("offset", "4"),
+            entry("length", "8"),
+        ];
+        let e = read_tensor(&t, "w", &ExternalData::new()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`m.onnx.data`, which was not provided"),
+            "{e}"
+        );
+        let mut files = ExternalData::new();
+        let bytes = [0.0f32, 1.0, 2.0].iter().flat_map(|v| v.to_le_bytes());
+        files.insert("m.onnx.data".into(), bytes.collect());
+        assert_eq!(
+            read_tensor(&t, "w", &files).unwrap().floats(),
+            Some(&[1.0, 2.0][..])
+        );
+        t.external_data[2] = entry("length", "12");
+        let e = read_tensor(&t, "w", &files).unwrap_err();
+        assert!(e.to_string().contains("outside the external file"), "{e}");
         let nan: Vec<u8> = f32::NAN.to_le_bytes().to_vec();
-        let e = read_tensor(&tensor(vec![1], data_type::FLOAT, nan), "w").unwrap_err();
+        let e = read_tensor(
+            &tensor(vec![1], data_type::FLOAT, nan),
+            "w",
+            &ExternalData::new(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("not a finite number"), "{e}");
     }
 }

@@ -11,11 +11,11 @@
 use super::emit::{Output, Program};
 use super::error::ImportError;
 use super::fold;
-use super::graph::{read_tensor, Const, Int, Node};
+use super::graph::{read_tensor, Const, ExternalData, Int, Node};
 use super::layers;
 use super::names::{sanitize, Names};
 use super::proto::{data_type, GraphProto, ModelProto, ValueInfoProto};
-use super::Reveal;
+use super::{ImportOptions, Reveal};
 use std::collections::{HashMap, HashSet};
 
 /// A tensor of the `.nn` program.
@@ -41,7 +41,7 @@ pub enum Value {
 }
 
 /// The state of one import.
-pub struct Lowering {
+pub struct Lowering<'e> {
     /// Values defined so far, by ONNX name.
     pub values: HashMap<String, Value>,
     /// How many live nodes (and graph outputs) read each value.
@@ -56,6 +56,8 @@ pub struct Lowering {
     pub graph_output: String,
     /// Nodes replaced by the outputs (Softmax at the end).
     pub dropped_softmax: Option<String>,
+    /// External data files, by location.
+    pub external: &'e ExternalData,
 }
 
 /// The default-domain opset version.
@@ -70,12 +72,7 @@ fn opset(model: &ModelProto) -> i64 {
 }
 
 /// Lower a decoded model to a [`Program`].
-pub fn lower(
-    model: &ModelProto,
-    model_name: &str,
-    source_name: &str,
-    reveal: Reveal,
-) -> Result<Program, ImportError> {
+pub fn lower(model: &ModelProto, options: &ImportOptions) -> Result<Program, ImportError> {
     let graph = model.graph.as_ref().ok_or(ImportError::MissingGraph)?;
     let version = opset(model);
     if version < 11 {
@@ -102,19 +99,21 @@ pub fn lower(
         uses: HashMap::new(),
         names: Names::default(),
         program: Program {
-            model: sanitize(model_name),
+            model: sanitize(&options.model_name),
             ..Program::default()
         },
         static_batch: None,
         graph_output: output.clone(),
         dropped_softmax: None,
+        external: &options.external_data,
     };
     state.names.reserve("label");
     state.names.reserve("scores");
     for t in &graph.initializer {
-        state
-            .values
-            .insert(t.name.clone(), Value::Const(read_tensor(t, &t.name)?));
+        state.values.insert(
+            t.name.clone(),
+            Value::Const(read_tensor(t, &t.name, state.external)?),
+        );
     }
     for input in &graph.input {
         if !state.values.contains_key(&input.name) {
@@ -140,8 +139,8 @@ pub fn lower(
             index: i,
         })?;
     }
-    state.outputs(&output, reveal)?;
-    state.program.header = header(model, source_name, version, &state.program.model);
+    state.outputs(&output, options.reveal)?;
+    state.program.header = header(model, &options.source_name, version, &state.program.model);
     Ok(state.program)
 }
 
@@ -177,7 +176,7 @@ fn live_nodes(graph: &GraphProto, output: &str) -> Vec<usize> {
     live
 }
 
-impl Lowering {
+impl Lowering<'_> {
     fn add_input(&mut self, input: &ValueInfoProto) -> Result<(), ImportError> {
         let err = |problem: String| ImportError::Input {
             input: input.name.clone(),
@@ -295,7 +294,7 @@ impl Lowering {
             .all(|v| matches!(v, None | Some(Value::Const(_))));
         match node.op() {
             "Constant" => {
-                let value = node.constant_value()?;
+                let value = node.constant_value(self.external)?;
                 self.define(&node, Value::Const(value))
             }
             "Shape" => {

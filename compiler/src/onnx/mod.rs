@@ -30,6 +30,7 @@ pub mod proto;
 
 pub use emit::Program;
 pub use error::{ImportError, SUPPORTED_OPERATORS};
+pub use graph::ExternalData;
 
 use prost::Message;
 
@@ -54,6 +55,9 @@ pub struct ImportOptions {
     pub source_name: String,
     /// What the outputs reveal.
     pub reveal: Reveal,
+    /// The external data files the model's tensors refer to, by the
+    /// location the model gives ([`external_locations`] lists them).
+    pub external_data: ExternalData,
 }
 
 impl Default for ImportOptions {
@@ -62,6 +66,7 @@ impl Default for ImportOptions {
             model_name: "imported".into(),
             source_name: "model.onnx".into(),
             reveal: Reveal::Both,
+            external_data: ExternalData::new(),
         }
     }
 }
@@ -79,13 +84,8 @@ pub struct Imported {
 
 /// Decode an ONNX model and convert it (see the [module documentation](self)).
 pub fn import(bytes: &[u8], options: &ImportOptions) -> Result<Imported, ImportError> {
-    let model = proto::ModelProto::decode(bytes).map_err(|e| ImportError::Decode(e.to_string()))?;
-    let program = lower::lower(
-        &model,
-        &options.model_name,
-        &options.source_name,
-        options.reveal,
-    )?;
+    let model = decode(bytes)?;
+    let program = lower::lower(&model, options)?;
     let source = program.source();
     if let Err(diagnostics) = crate::front_end(source.as_bytes()) {
         return Err(ImportError::Rejected {
@@ -98,4 +98,30 @@ pub fn import(bytes: &[u8], options: &ImportOptions) -> Result<Imported, ImportE
         source,
         weights,
     })
+}
+
+fn decode(bytes: &[u8]) -> Result<proto::ModelProto, ImportError> {
+    proto::ModelProto::decode(bytes).map_err(|e| ImportError::Decode(e.to_string()))
+}
+
+/// The external data files (`location`s) the model's initializers and
+/// `Constant` nodes refer to, each once, in order of first use.
+pub fn external_locations(bytes: &[u8]) -> Result<Vec<String>, ImportError> {
+    let model = decode(bytes)?;
+    let Some(graph) = &model.graph else {
+        return Ok(Vec::new());
+    };
+    let constants = graph
+        .node
+        .iter()
+        .flat_map(|n| n.attribute.iter().filter_map(|a| a.t.as_ref()));
+    let mut out: Vec<String> = Vec::new();
+    for t in graph.initializer.iter().chain(constants) {
+        for e in t.external_data.iter().filter(|e| e.key == "location") {
+            if !out.contains(&e.value) {
+                out.push(e.value.clone());
+            }
+        }
+    }
+    Ok(out)
 }
