@@ -16,7 +16,7 @@ pub enum ImportError {
     #[error("the ONNX model has no graph")]
     MissingGraph,
     /// The default-domain opset is older than the importer reads.
-    #[error("the model uses ONNX opset {version}; chimera imports opset 11 and later (PyTorch exports 17 by default)")]
+    #[error("the model uses ONNX opset {version}; chimera imports opset 11 and later (PyTorch's exporters write 17 or later)")]
     Opset {
         /// The declared version (0 if none is declared).
         version: i64,

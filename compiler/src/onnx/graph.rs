@@ -26,6 +26,18 @@ pub enum Int {
     Batch,
 }
 
+/// `[batch, 16, -1]`: integer elements as a shape is written.
+pub fn format_ints(v: &[Int]) -> String {
+    let parts: Vec<String> = v
+        .iter()
+        .map(|i| match i {
+            Int::Known(k) => k.to_string(),
+            Int::Batch => "batch".to_string(),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
 /// The elements of a constant.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {

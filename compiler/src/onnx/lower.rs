@@ -58,6 +58,8 @@ pub struct Lowering<'e> {
     pub dropped_softmax: Option<String>,
     /// External data files, by location.
     pub external: &'e ExternalData,
+    /// Notes about dropped nodes, written above the next statement.
+    pub pending_notes: Vec<String>,
 }
 
 /// The default-domain opset version.
@@ -106,6 +108,7 @@ pub fn lower(model: &ModelProto, options: &ImportOptions) -> Result<Program, Imp
         graph_output: output.clone(),
         dropped_softmax: None,
         external: &options.external_data,
+        pending_notes: Vec::new(),
     };
     state.names.reserve("label");
     state.names.reserve("scores");
@@ -139,6 +142,8 @@ pub fn lower(model: &ModelProto, options: &ImportOptions) -> Result<Program, Imp
             index: i,
         })?;
     }
+    let dropped = std::mem::take(&mut state.pending_notes);
+    state.program.output_notes.extend(dropped);
     state.outputs(&output, options.reveal)?;
     state.program.header = header(model, &options.source_name, version, &state.program.model);
     Ok(state.program)

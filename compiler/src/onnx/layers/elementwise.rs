@@ -63,6 +63,11 @@ pub(super) fn pass_through(
         node.check_attributes(&[])?;
     }
     let mut x = act(node, inputs, 0)?.clone();
+    s.pending_notes.push(format!(
+        "{}: {} dropped (the identity at inference)",
+        node.label(),
+        node.op()
+    ));
     let input = node.input(0).unwrap_or_default();
     if s.uses.get(input).copied().unwrap_or(0) != 1 {
         x.linear = None;

@@ -69,6 +69,15 @@ pub(super) fn gemm(
         }
         _ => false,
     };
+    let mut notes = Vec::new();
+    if alpha != 1.0 || (bias && beta != 1.0) {
+        notes.push(format!(
+            "{}: alpha = {} and beta = {} are multiplied into `{name}`'s weight and bias",
+            node.label(),
+            crate::onnx::emit::number(alpha),
+            crate::onnx::emit::number(beta)
+        ));
+    }
     push(
         s,
         node,
@@ -79,7 +88,7 @@ pub(super) fn gemm(
             bias,
         },
         vec![out],
-        vec![],
+        notes,
         true,
     )
 }

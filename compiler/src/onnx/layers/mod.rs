@@ -139,8 +139,10 @@ fn push(
     linear: bool,
 ) -> Result<(), ImportError> {
     let index = s.program.statements.len();
+    let mut all_notes = std::mem::take(&mut s.pending_notes);
+    all_notes.extend(notes);
     s.program.statements.push(Statement {
-        notes,
+        notes: all_notes,
         name: name.clone(),
         call,
         origin: origin(node),

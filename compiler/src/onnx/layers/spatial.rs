@@ -8,7 +8,7 @@ use super::linear::{padding, pair, window_out};
 use super::{act, image_input, layer_name, push};
 use crate::onnx::emit::Call;
 use crate::onnx::error::ImportError;
-use crate::onnx::graph::{Int, Node};
+use crate::onnx::graph::{format_ints, Int, Node};
 use crate::onnx::lower::{Act, Lowering, Value};
 
 pub(super) fn pool(
@@ -219,12 +219,9 @@ pub(super) fn reshape(
     let mut row_target = Vec::with_capacity(rest.len());
     for (j, d) in rest.iter().enumerate() {
         match d {
-            Int::Known(0) => row_target.push(
-                *x.shape
-                    .get(j)
-                    .ok_or_else(|| node.unsupported(format!("target {target:?}"), supported))?
-                    as i64,
-            ),
+            Int::Known(0) => row_target.push(*x.shape.get(j).ok_or_else(|| {
+                node.unsupported(format!("target {}", format_ints(&target)), supported)
+            })? as i64),
             Int::Known(v) => row_target.push(*v),
             Int::Batch => {
                 return Err(node.unsupported("the batch size moves off the first axis", supported))
@@ -238,7 +235,10 @@ pub(super) fn reshape(
     };
     if !batch_first {
         return Err(node.unsupported(
-            format!("target shape {target:?} does not keep the batch axis first"),
+            format!(
+                "target shape {} does not keep the batch axis first",
+                format_ints(&target)
+            ),
             supported,
         ));
     }
