@@ -224,6 +224,20 @@ fn a_dynamic_image_size() {
         vec![],
     );
     insta::assert_snapshot!("onnx_error_dynamic_dim", error_of(&m));
+    let huge = model(
+        vec![
+            param("batch_size"),
+            dim(1 << 24),
+            dim(1 << 24),
+            dim(1 << 24),
+        ],
+        vec![node("Relu", "/Relu", &["x"], "y")],
+        vec![],
+    );
+    assert_eq!(
+        error_of(&huge),
+        "input `x`: shape [16777216, 16777216, 16777216] is too large"
+    );
 }
 
 #[test]

@@ -233,6 +233,9 @@ impl Lowering<'_> {
                 }
             }
         }
+        if super::graph::element_count(&shape).is_none() {
+            return Err(err(format!("shape {shape:?} is too large")));
+        }
         let name = self.names.fresh(&input.name);
         self.program.inputs.push((name.clone(), shape.clone()));
         self.values.insert(

@@ -10,7 +10,7 @@
 
 use crate::onnx::emit::{Call, Statement, Weight};
 use crate::onnx::error::ImportError;
-use crate::onnx::graph::{Const, Node};
+use crate::onnx::graph::{element_count, Const, Node};
 use crate::onnx::lower::{Act, Lowering, Value};
 use crate::onnx::names::{from_node_name, from_weight_name, sanitize};
 
@@ -138,6 +138,12 @@ fn push(
     notes: Vec<String>,
     linear: bool,
 ) -> Result<(), ImportError> {
+    if element_count(&shape).is_none() {
+        return Err(node.unsupported(
+            format!("its result of shape {shape:?} is too large"),
+            "tensors of at most 2^28 elements per sample",
+        ));
+    }
     let index = s.program.statements.len();
     let mut all_notes = std::mem::take(&mut s.pending_notes);
     all_notes.extend(notes);
