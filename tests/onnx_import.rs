@@ -11,7 +11,7 @@
 //!
 //! Nothing here needs Python: the reference outputs are committed `.npy` files.
 
-use chimera_compiler::onnx::{self, ExternalData, ImportOptions, Imported};
+use chimera_compiler::onnx::{self, ExternalData, ImportOptions, Imported, Reveal};
 use chimera_runtime::oracle::{self, Mode};
 use chimera_runtime::tensor_io::{load_npy, Tensor};
 use chimera_runtime::weights;
@@ -193,6 +193,31 @@ fn mnist_models_predict_the_test_labels_they_were_trained_for() {
             "{name}: PyTorch gets {correct}/16 test digits"
         );
     }
+}
+
+#[test]
+fn reveal_label_reveals_only_the_predicted_class() {
+    let bytes = std::fs::read(dir().join("mnist_mlp_legacy.onnx")).expect("model");
+    let options = ImportOptions {
+        model_name: "mlp".into(),
+        reveal: Reveal::Label,
+        ..ImportOptions::default()
+    };
+    let source = onnx::import(&bytes, &options).expect("imports").source;
+    assert!(
+        source.contains("output label = argmax(fc3) to client"),
+        "{source}"
+    );
+    assert!(!source.contains("output scores"), "{source}");
+    assert!(
+        source.contains("The client learns only the predicted class (argmax)"),
+        "{source}"
+    );
+    let plan = chimera_compiler::compile("mlp.nn", source.as_bytes())
+        .expect("compiles")
+        .saved
+        .plan;
+    assert_eq!(plan.outputs.len(), 1);
 }
 
 fn chimera() -> Command {
