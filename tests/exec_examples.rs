@@ -29,7 +29,21 @@ fn check_example(stem: &str, seed: u64, rows: usize) {
     assert_eq!(sim.client.stats.session, p.session.client, "{stem}");
     assert_eq!(sim.server.stats.query, p.query.server, "{stem}");
     assert_eq!(sim.client.stats.query, p.query.client, "{stem}");
+    // The cost report's columns are these two phases: its online bytes are
+    // the query's, its ahead-of-query bytes the ahead phase's after the hellos.
     let q = &sim.client.stats.query;
+    assert_eq!(
+        q.bytes_sent + q.bytes_received,
+        p.total.online_bytes(),
+        "{stem}"
+    );
+    let s = &sim.client.stats.session;
+    let hellos = 2 * (chimera_runtime::cost::traffic::HELLO_PAYLOAD + 5);
+    assert_eq!(
+        s.bytes_sent + s.bytes_received,
+        hellos + p.total.ahead_of_query_bytes,
+        "{stem}"
+    );
     println!(
         "{stem} batch {rows}: query {} B sent by the client, {} B by the server, \
          {} client / {} server flights; session {} B; online {:.1} ms",

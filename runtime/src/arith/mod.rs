@@ -44,7 +44,7 @@ pub mod linear;
 pub mod private_linear;
 pub mod trunc;
 
-pub use private_linear::{LinearClient, LinearServer, PreparedRows};
+pub use private_linear::{LinearClient, LinearServer, PreparedRows, ServerRows};
 pub use trunc::truncate;
 
 use crate::dealer::{BeaverTriples, DealerError, Material, SquarePairs};

@@ -84,8 +84,46 @@ impl LinearServer {
         &self.shape
     }
 
-    /// One query (a batch of rows): receive `f` and return the server's
+    /// Draw the server's share `z0` of `rows` matrix triples, before the
+    /// query exists.
+    pub fn prepare(
+        &self,
+        material: &mut dyn Material,
+        rows: usize,
+    ) -> Result<ServerRows, ArithError> {
+        let t = material.matrix_triples(self.layer, &self.shape, rows)?;
+        same_len(
+            "the matrix triples' z0",
+            t.z.len(),
+            rows * self.shape.output_len(),
+        )?;
+        Ok(ServerRows { rows, z: t.z })
+    }
+
+    /// One query with prepared rows: receive `f` and return the server's
     /// share `L(W, x0 + f) + z0` of `L(W, x)` (no bias).
+    pub fn eval_prepared(
+        &self,
+        ch: &mut dyn Channel,
+        prepared: ServerRows,
+        x0: &[u64],
+    ) -> Result<Vec<u64>, ArithError> {
+        let rows = rows_of(&self.shape, x0.len())?;
+        if rows != prepared.rows {
+            return Err(ArithError::Invalid(format!(
+                "{rows} activation rows for {} prepared rows",
+                prepared.rows
+            )));
+        }
+        let f = ch.recv_u64s(x0.len())?;
+        let mut y = self.shape.apply(&self.weight, &super::add(x0, &f))?;
+        for (o, z) in y.iter_mut().zip(&prepared.z) {
+            *o = o.wrapping_add(*z);
+        }
+        Ok(y)
+    }
+
+    /// [`prepare`](Self::prepare) then [`eval_prepared`](Self::eval_prepared).
     pub fn eval(
         &self,
         ch: &mut dyn Channel,
@@ -93,14 +131,16 @@ impl LinearServer {
         x0: &[u64],
     ) -> Result<Vec<u64>, ArithError> {
         let rows = rows_of(&self.shape, x0.len())?;
-        let triples = material.matrix_triples(self.layer, &self.shape, rows)?;
-        let f = ch.recv_u64s(x0.len())?;
-        let mut y = self.shape.apply(&self.weight, &super::add(x0, &f))?;
-        for (o, z) in y.iter_mut().zip(&triples.z) {
-            *o = o.wrapping_add(*z);
-        }
-        Ok(y)
+        let prepared = self.prepare(material, rows)?;
+        self.eval_prepared(ch, prepared, x0)
     }
+}
+
+/// Query-independent server material for some rows of one layer: its
+/// share `z0` of `L(U, v)`.
+pub struct ServerRows {
+    rows: usize,
+    z: Vec<u64>,
 }
 
 /// The client's side of one private-weight linear layer for a session.

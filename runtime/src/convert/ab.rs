@@ -63,22 +63,23 @@ pub fn b2a_finish(
             "B2A opening or shared bits of the wrong length".into(),
         ));
     }
-    let mut out = Vec::with_capacity(mine.len());
-    for (e, (m, p)) in mine.iter().zip(peer).enumerate() {
-        let c = m ^ p;
-        let mut acc = if party == Party::Server { c } else { 0 };
-        for i in 0..64 {
-            let r = r_arith[64 * e + i];
-            let term = if (c >> i) & 1 == 1 {
-                r.wrapping_neg()
-            } else {
-                r
-            };
-            acc = acc.wrapping_add(term << i);
-        }
-        out.push(acc);
-    }
-    Ok(out)
+    let own = if party == Party::Server { u64::MAX } else { 0 };
+    Ok(mine
+        .iter()
+        .zip(peer)
+        .zip(r_arith.chunks_exact(64))
+        .map(|((m, p), r)| {
+            let c = m ^ p;
+            let mut acc = c & own;
+            for (i, &ri) in r.iter().enumerate() {
+                // `neg` is all ones when c_i = 1, and (r ⊕ neg) − neg is then
+                // −r: the sign flip without a branch, so the loop vectorizes.
+                let neg = ((c >> i) & 1).wrapping_neg();
+                acc = acc.wrapping_add(((ri ^ neg).wrapping_sub(neg)) << i);
+            }
+            acc
+        })
+        .collect())
 }
 
 /// B2A: XOR shares in, additive shares out, in one simultaneous exchange of

@@ -269,12 +269,16 @@ pub struct PlanCost {
     /// Sum of inputs, steps and outputs (the masked weights included once,
     /// in `ahead_of_query_bytes`).
     pub total: OpCost,
-    /// What each party's channel counts when a session is set up: the
-    /// preamble (hello both ways) and the masked weights of every linear layer.
+    /// What each party's channel counts in the **ahead-of-query phase**,
+    /// before the client's input is used: the preamble (hello both ways),
+    /// the masked weights of every linear layer, and one server flight
+    /// with every other input-independent message of the plan (garbled
+    /// tables, OT corrections, Y→A masks, decoding bits) — the sum of the
+    /// steps' `ahead_of_query_*`.
     pub session: Traffic,
-    /// What each party's channel counts for the query after the set-up
-    /// (`ChannelStats::since` the end of the set-up, flights merged exactly
-    /// as the channel merges them).
+    /// What each party's channel counts for the query's **online phase**
+    /// (`ChannelStats::since` the end of the ahead phase, flights merged
+    /// exactly as the channel merges them): only input-dependent messages.
     pub query: Traffic,
 }
 
@@ -283,14 +287,6 @@ pub fn plan_cost(plan: &Plan, batch: usize) -> Result<PlanCost, CostError> {
     plan.validate()
         .map_err(|e| CostError::Plan(e.to_string()))?;
     let mut inputs = Vec::new();
-    let mut timeline = traffic::Timeline::new();
-    timeline.preamble();
-    for step in &plan.steps {
-        if let Some(shape) = linear_shape(&step.op, plan.value(step.inputs[0]))? {
-            timeline.server_sends(8 * shape.weight_len() as u64 + FRAME_HEADER, 1);
-        }
-    }
-    let session = timeline.mark();
     for spec in &plan.inputs {
         let info = plan.value(spec.value);
         if spec.owner != Party::Client {
@@ -299,43 +295,59 @@ pub fn plan_cost(plan: &Plan, batch: usize) -> Result<PlanCost, CostError> {
                 info.name, spec.owner
             )));
         }
-        let c = input_cost(info.protocol, info.len() * batch);
-        timeline.add(&c, Pattern::of_input(info.protocol));
-        inputs.push(c);
+        inputs.push(input_cost(info.protocol, info.len() * batch));
     }
     let mut steps = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
         let ins: Vec<&ValueInfo> = step.inputs.iter().map(|v| plan.value(*v)).collect();
         let out = plan.value(step.output);
-        let cost = step_cost(&step.op, step.protocol, &ins, out, batch)?;
-        let pattern = Pattern::of_step(&step.op, ins[0].protocol, step.protocol);
-        let mut online = cost;
-        if step.op.linear_params().is_some() {
-            // The masked weights went in the session set-up.
-            online.ahead_of_query_bytes = 0;
-            online.ahead_of_query_messages = 0;
-        }
-        timeline.add(&online, pattern);
         steps.push(StepCost {
             step: i,
             layer: step.layer.clone(),
             op: step.op.name(),
             protocol: step.protocol,
-            cost,
+            cost: step_cost(&step.op, step.protocol, &ins, out, batch)?,
         });
     }
     let mut outputs = Vec::new();
     for spec in &plan.outputs {
         let info = plan.value(spec.value);
-        let c = reveal_cost(info.protocol, spec.to, info.len() * batch);
-        timeline.add(&c, Pattern::of_reveal(info.protocol, spec.to));
-        outputs.push(c);
+        outputs.push(reveal_cost(info.protocol, spec.to, info.len() * batch));
     }
     let total = inputs
         .iter()
         .chain(steps.iter().map(|s| &s.cost))
         .chain(&outputs)
         .fold(OpCost::ZERO, |a, b| a + *b);
+
+    // Ahead of the query: preamble, masked weights, then every other
+    // input-independent frame in the same server flight.
+    let mut timeline = traffic::Timeline::new();
+    timeline.preamble();
+    for step in &plan.steps {
+        if let Some(shape) = linear_shape(&step.op, plan.value(step.inputs[0]))? {
+            timeline.server_sends(8 * shape.weight_len() as u64 + FRAME_HEADER, 1);
+        }
+    }
+    let frames = ahead_frames(plan, &inputs, &steps, &outputs);
+    if frames.messages > 0 {
+        timeline.server_sends(frames.bytes, frames.messages);
+    }
+    let session = timeline.mark();
+
+    // The query: only online messages, in the executor's order.
+    for (spec, c) in plan.inputs.iter().zip(&inputs) {
+        let info = plan.value(spec.value);
+        timeline.add(c, Pattern::of_input(info.protocol));
+    }
+    for (step, c) in plan.steps.iter().zip(&steps) {
+        let from = plan.value(step.inputs[0]).protocol;
+        timeline.add(&c.cost, Pattern::of_step(&step.op, from, step.protocol));
+    }
+    for (spec, c) in plan.outputs.iter().zip(&outputs) {
+        let info = plan.value(spec.value);
+        timeline.add(c, Pattern::of_reveal(info.protocol, spec.to));
+    }
     let query = timeline.mark();
     Ok(PlanCost {
         batch,
@@ -348,18 +360,71 @@ pub fn plan_cost(plan: &Plan, batch: usize) -> Result<PlanCost, CostError> {
     })
 }
 
-/// The dealer material the executor consumes for `queries` queries of
-/// `batch` rows in one session, exactly (a weight mask per linear layer
-/// once, everything else per query).
-pub fn demand(plan: &Plan, batch: usize, queries: usize) -> Result<Demand, CostError> {
+/// The frames of the ahead-of-query flight after the masked weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AheadFrames {
+    /// Frames.
+    pub messages: u64,
+    /// Bytes, headers included.
+    pub bytes: u64,
+}
+
+/// The ahead-of-query frames of a plan's inputs, steps and outputs (not
+/// counting the masked weights of linear layers, which precede them):
+/// what the server sends and the client receives before the query.
+fn ahead_frames(
+    plan: &Plan,
+    inputs: &[OpCost],
+    steps: &[StepCost],
+    outputs: &[OpCost],
+) -> AheadFrames {
+    let mut f = AheadFrames::default();
+    let linear = plan.steps.iter().map(|s| s.op.linear_params().is_some());
+    let step_costs = steps
+        .iter()
+        .zip(linear)
+        .filter(|(_, l)| !l)
+        .map(|(s, _)| &s.cost);
+    for c in inputs.iter().chain(step_costs).chain(outputs) {
+        f.messages += c.ahead_of_query_messages as u64;
+        f.bytes += c.ahead_of_query_bytes;
+    }
+    f
+}
+
+/// The ahead-of-query frames (after the masked weights) of `plan` on a
+/// batch of `batch` rows: how many the client must receive before the query.
+pub fn plan_ahead_frames(plan: &Plan, batch: usize) -> Result<AheadFrames, CostError> {
+    let c = plan_cost(plan, batch)?;
+    Ok(ahead_frames(plan, &c.inputs, &c.steps, &c.outputs))
+}
+
+/// One draw of dealer material the executor makes, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The step that draws it (`None` for sharing an input).
+    pub step: Option<usize>,
+    /// The pool.
+    pub pool: Pool,
+    /// Items (words for AND triples; one weight mask).
+    pub n: u64,
+}
+
+/// Every draw of dealer material the executor makes for one query of
+/// `batch` rows, in the order it makes them (per pool, the order is the
+/// plan's). The weight masks are drawn once per session, at set-up.
+pub fn requests(plan: &Plan, batch: usize) -> Result<Vec<Request>, CostError> {
     plan.validate()
         .map_err(|e| CostError::Plan(e.to_string()))?;
-    let q = queries as u64;
-    let mut d = Demand::new();
+    let mut r = Vec::new();
     for spec in &plan.inputs {
         let info = plan.value(spec.value);
         if info.protocol == Protocol::Yao {
-            d.random_ots(64 * (info.len() * batch) as u64 * q);
+            r.push(Request {
+                step: None,
+                pool: Pool::Ots,
+                n: 64 * (info.len() * batch) as u64,
+            });
         }
     }
     for (i, step) in plan.steps.iter().enumerate() {
@@ -368,43 +433,58 @@ pub fn demand(plan: &Plan, batch: usize, queries: usize) -> Result<Demand, CostE
         // Checks support and operands, as the executor will.
         step_cost(&step.op, step.protocol, &ins, out, batch)?;
         let n = (ins[0].len() * batch) as u64;
+        let mut push = |pool, n| {
+            r.push(Request {
+                step: Some(i),
+                pool,
+                n,
+            })
+        };
         match (&step.op, step.protocol) {
             (Op::Dense { .. } | Op::Conv2d { .. }, _) => {
                 if let Some(shape) = linear_shape(&step.op, ins[0])? {
-                    d.linear(i as u32, shape, batch as u64 * q);
+                    let layer = i as u32;
+                    push(Pool::WeightMask { layer, shape }, 1);
+                    push(Pool::Matrix { layer, shape }, batch as u64);
                 }
             }
-            (Op::Mul, _) => {
-                d.beaver(n * q);
-            }
-            (Op::Square, _) => {
-                d.add(Pool::Square, n * q);
-            }
-            (Op::Truncate { bits }, Protocol::Arith) => {
-                d.trunc_pairs(n * q, *bits);
-            }
+            (Op::Mul, _) => push(Pool::Beaver, n),
+            (Op::Square, _) => push(Pool::Square, n),
+            (Op::Truncate { bits }, Protocol::Arith) => push(Pool::Trunc { bits: *bits }, n),
             (Op::Convert, to) => match Conversion::between(ins[0].protocol, to) {
                 Some(Conversion::A2B) => {
                     let c = crate::circuit::library::add_shift(crate::circuit::Style::Depth, 0);
-                    d.and_triples(crate::gmw::triple_words(&c.stats(), n as usize) as u64 * q);
+                    push(
+                        Pool::And,
+                        crate::gmw::triple_words(&c.stats(), n as usize) as u64,
+                    );
                 }
-                Some(Conversion::B2A) => {
-                    d.shared_bits(64 * n * q);
-                }
-                Some(Conversion::A2Y | Conversion::B2Y) => {
-                    d.random_ots(64 * n * q);
-                }
+                Some(Conversion::B2A) => push(Pool::SharedBits, 64 * n),
+                Some(Conversion::A2Y | Conversion::B2Y) => push(Pool::Ots, 64 * n),
                 _ => {}
             },
             (op, Protocol::Gmw) => {
                 if let Some(b) = boolean_step(op, Protocol::Gmw, &ins, out)? {
                     let words =
                         crate::gmw::triple_words(&b.circuit.stats(), b.instances_per_row * batch);
-                    d.and_triples(words as u64 * q);
+                    push(Pool::And, words as u64);
                 }
             }
             _ => {}
         }
+    }
+    Ok(r)
+}
+
+/// The dealer material the executor consumes for `queries` queries of
+/// `batch` rows in one session, exactly (a weight mask per linear layer
+/// once, everything else per query): the sum of [`requests`].
+pub fn demand(plan: &Plan, batch: usize, queries: usize) -> Result<Demand, CostError> {
+    let q = queries as u64;
+    let mut d = Demand::new();
+    for r in requests(plan, batch)? {
+        // `Demand::add` deals a weight mask once whatever the count.
+        d.add(r.pool, r.n * q);
     }
     Ok(d)
 }

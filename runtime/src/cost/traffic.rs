@@ -2,7 +2,8 @@
 //!
 //! The channel counts a *flight* each time a party sends after having
 //! received (or before anything), so two adjacent steps may merge flights:
-//! a Yao table and the decoding bits right after it are one server flight.
+//! a linear layer's masked activations and the A→Y flips right after them
+//! are one client flight.
 //! Each step's message order is a fixed [`Pattern`] of sends and receives per
 //! party; a [`Timeline`] replays the patterns of a whole run through the
 //! channel's own counting rule and so predicts both parties' counters
@@ -47,9 +48,8 @@ pub enum Pattern {
     ClientToServer,
     /// The server sends, the client receives.
     ServerToClient,
-    /// Random-OT input labels (A2Y, B2Y): the server sends its corrections
-    /// (and tables) ahead; the client reads them and sends its flips; the
-    /// server answers.
+    /// Random-OT input labels (A2Y, B2Y): the client sends its flips, the
+    /// server answers (its corrections and tables went ahead of the query).
     OtRoundTrip,
 }
 
@@ -180,10 +180,11 @@ impl Timeline {
         self.server.stats.messages_received += c2s_msgs;
     }
 
-    /// Add one step: its bytes (online and ahead of the query) and its flights.
+    /// Add one step's online messages (its bytes ahead of the query travel
+    /// in the ahead phase, see [`super::plan_cost`]) and its flights.
     pub fn add(&mut self, cost: &OpCost, pattern: Pattern) {
-        let s2c = cost.bytes_server_to_client + cost.ahead_of_query_bytes;
-        let s2c_msgs = (cost.messages_server_to_client + cost.ahead_of_query_messages) as u64;
+        let s2c = cost.bytes_server_to_client;
+        let s2c_msgs = cost.messages_server_to_client as u64;
         let c2s = cost.bytes_client_to_server;
         let c2s_msgs = cost.messages_client_to_server as u64;
         if s2c_msgs + c2s_msgs == 0 {
@@ -208,8 +209,6 @@ impl Timeline {
                 self.client.recv();
             }
             Pattern::OtRoundTrip => {
-                self.server.send();
-                self.client.recv();
                 self.client.send();
                 self.server.recv();
                 self.server.send();

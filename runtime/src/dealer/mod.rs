@@ -37,10 +37,12 @@
 mod bundle;
 mod party;
 mod pools;
+mod prefetch;
 
 pub use bundle::MATERIAL_FORMAT_VERSION;
 pub use party::{MaterialBundle, PartyMaterial, TrustedDealer};
 pub use pools::Pool;
+pub use prefetch::Prefetched;
 
 use crate::arith::linear::LinearShape;
 use crate::plan::{Party, PlanHash};

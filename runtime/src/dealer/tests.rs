@@ -389,3 +389,55 @@ fn material_header_with_an_overlong_varint_is_refused() {
     );
     assert!(MaterialBundle::from_bytes(&bytes).is_ok());
 }
+
+#[test]
+fn prefetched_items_are_the_items_drawn_in_order() {
+    // Drawn directly…
+    let (mut direct, _) = pair();
+    let want_and = [
+        direct.and_triples(8).unwrap(),
+        direct.and_triples(32).unwrap(),
+    ];
+    let want_bits = direct.shared_bits(200).unwrap();
+    let want_trunc = direct.trunc_pairs(90, 16).unwrap();
+    // …and through the prefetcher, drawn ahead, handed out later.
+    let (mut inner, _) = pair();
+    let mut m = Prefetched::new(&mut inner);
+    m.fetch(Pool::And, 8).unwrap();
+    m.fetch(Pool::And, 32).unwrap();
+    m.fetch(Pool::SharedBits, 200).unwrap();
+    assert_eq!(m.queued(), vec![(Pool::And, 40), (Pool::SharedBits, 200)]);
+    // Drawn ahead counts as remaining until handed out.
+    let left: std::collections::BTreeMap<Pool, u64> = m.remaining().into_iter().collect();
+    assert_eq!(left[&Pool::And], 40);
+    for want in &want_and {
+        let got = m.and_triples(want.a.len()).unwrap();
+        assert_eq!((&got.a, &got.b, &got.c), (&want.a, &want.b, &want.c));
+    }
+    assert!(m.shared_bits(200).unwrap() == want_bits);
+    // A pool with nothing queued is drawn from the wrapped material.
+    let t = m.trunc_pairs(90, 16).unwrap();
+    assert_eq!((t.r, t.r_msb), (want_trunc.r, want_trunc.r_msb));
+    // Single use still holds.
+    assert!(matches!(
+        m.and_triples(1),
+        Err(DealerError::Exhausted { .. })
+    ));
+}
+
+#[test]
+fn prefetched_refuses_out_of_order_requests() {
+    let (mut inner, _) = pair();
+    let mut m = Prefetched::new(&mut inner);
+    m.fetch(Pool::Beaver, 100).unwrap();
+    let err = m.beaver(50).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        DealerError::Invalid(
+            "50 Beaver triples requested, the next 100 were drawn ahead for another request".into()
+        )
+        .to_string()
+    );
+    let err = m.fetch(Pool::Ots, 10).unwrap_err();
+    assert!(err.to_string().contains("not drawn ahead"), "{err}");
+}

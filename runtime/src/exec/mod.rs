@@ -3,18 +3,24 @@
 //! [`run_server`] (weights) and [`run_client`] (inputs) walk the same plan in
 //! the same order over a [`Channel`], each step in its assigned protocol,
 //! with every operation of a layer batched into one message per round for
-//! the whole batch. A run has two parts:
+//! the whole batch. A run has two phases:
 //!
-//! 1. **Session set-up**: a [preamble](hello) in which both parties check
-//!    the plan hash, the session id and the batch size; then the server
-//!    sends the masked weights `E = W − U` of every linear layer (once per
-//!    session, [`crate::arith::private_linear`]).
-//! 2. **Query**: the client's inputs are shared (its value is its own share;
-//!    the server's share is zero), every step runs, and each output is
-//!    opened to the party the plan names — and only that output, only to
-//!    that party.
+//! 1. **Ahead of the query** (before the client's input is used): a
+//!    [preamble](hello) in which both parties check the plan hash, the
+//!    session id and the batch size; the server's masked weights
+//!    `E = W − U` of every linear layer ([`crate::arith::private_linear`]);
+//!    then [everything else input-independent](ahead) — the garbled
+//!    tables of the whole plan, OT corrections, Y→A masks and decoding
+//!    bits in one server flight — and both parties draw the query's dealer
+//!    material.
+//! 2. **Online**, the query: the client's inputs are shared (its value is
+//!    its own share; the server's share is zero), every step runs, and
+//!    each output is opened to the party the plan names — and only that
+//!    output, only to that party.
 //!
-//! The traffic of both parts equals [`crate::cost::plan_cost`] exactly,
+//! [`RunStats`] measures the two phases apart (`session`, `setup_seconds`
+//! for the first; `query`, `online_seconds` for the second).
+//! The traffic of both phases equals [`crate::cost::plan_cost`] exactly,
 //! frame for frame; [`simulate`] runs both parties on two threads over the
 //! in-memory channel with a [`TrustedDealer`](crate::dealer::TrustedDealer)
 //! to check that (and the result) quickly.
@@ -22,6 +28,7 @@
 //! Errors say whose fault they are ([`ExecError`]); a party that fails tells
 //! its peer why (an abort frame) so both sides end with a clear message.
 
+mod ahead;
 mod hello;
 mod layout;
 mod party;

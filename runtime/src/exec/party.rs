@@ -1,12 +1,14 @@
-//! One party's walk through the plan: session set-up, input sharing, the
-//! steps (dispatched to [`super::steps`]), output reveals.
+//! One party's walk through the plan: the ahead-of-query phase (preamble,
+//! masked weights, then [`super::ahead`]), input sharing, the steps
+//! (dispatched to [`super::steps`]), output reveals.
 
+use super::ahead::Prep;
 pub use super::result::{ClientResult, RevealedOutput, RunResult, RunStats};
 use super::{hello, ExecError};
 use crate::arith::{self, linear::LinearShape, LinearClient, LinearServer};
 use crate::convert;
-use crate::cost::{linear_shape, step_cost};
-use crate::dealer::Material;
+use crate::cost::{linear_shape, plan_ahead_frames, requests, step_cost, Request};
+use crate::dealer::{Material, Prefetched};
 use crate::plan::{Encoding, Party, Plan, Protocol, ValueInfo};
 use crate::prg::Prg;
 use crate::tensor_io::Batch;
@@ -54,11 +56,21 @@ pub(super) struct Runner<'a, 'w> {
     pub(super) plan: &'a Plan,
     pub(super) party: Party,
     pub(super) ch: &'a mut dyn Channel,
-    pub(super) mat: &'a mut dyn Material,
+    pub(super) mat: Prefetched<'a>,
     pub(super) batch: usize,
     pub(super) side: Side<'w>,
     pub(super) values: Vec<Option<Share>>,
     pub(super) last_use: Vec<usize>,
+    /// What the ahead phase prepared for each step (by step index).
+    pub(super) prep: Vec<Option<Prep>>,
+    /// What the ahead phase prepared for each plan input (Y inputs).
+    pub(super) prep_inputs: Vec<Option<Prep>>,
+    /// The server's Y shares, garbled ahead (by value index).
+    pub(super) ahead_y: Vec<Option<YShare>>,
+    /// Ahead-of-query frames after the masked weights (the client reads them).
+    pub(super) ahead_frames: usize,
+    /// The dealer material the query draws, in order (prefetched ahead).
+    pub(super) requests: Vec<Request>,
 }
 
 /// Run the server's side of one query of `batch` rows: its weights stay
@@ -190,6 +202,9 @@ impl<'a, 'w> Runner<'a, 'w> {
                 what: format!("{}'s", mat.party()),
             }));
         }
+        let ahead_frames = usize::try_from(plan_ahead_frames(plan, batch)?.messages)
+            .map_err(|_| ExecError::Shape("too many ahead-of-query frames".into()))?;
+        let requests = requests(plan, batch)?;
         let mut last_use = vec![0usize; plan.values.len()];
         for (i, step) in plan.steps.iter().enumerate() {
             for v in &step.inputs {
@@ -203,11 +218,16 @@ impl<'a, 'w> Runner<'a, 'w> {
             plan,
             party,
             ch,
-            mat,
+            mat: Prefetched::new(mat),
             batch,
             side,
             values: vec![None; plan.values.len()],
             last_use,
+            prep: (0..plan.steps.len()).map(|_| None).collect(),
+            prep_inputs: (0..plan.inputs.len()).map(|_| None).collect(),
+            ahead_y: vec![None; plan.values.len()],
+            ahead_frames,
+            requests,
         })
     }
 
@@ -243,6 +263,7 @@ impl<'a, 'w> Runner<'a, 'w> {
         let before = self.ch.stats();
         hello::exchange(&mut *self.ch, &mine)?;
         self.setup_linear()?;
+        self.run_ahead()?;
         let session = self.ch.stats().since(&before);
         let setup_seconds = start.elapsed().as_secs_f64();
         let online = Instant::now();
@@ -299,7 +320,7 @@ impl<'a, 'w> Runner<'a, 'w> {
                     let bias = expand_bias(&shape, &lw.bias, &params.layer)?;
                     let l = LinearServer::setup(
                         &mut *self.ch,
-                        &mut *self.mat,
+                        &mut self.mat,
                         i as u32,
                         shape,
                         lw.weight.clone(),
@@ -341,14 +362,10 @@ impl<'a, 'w> Runner<'a, 'w> {
             let share = match info.protocol {
                 Protocol::Arith => Share::A(own),
                 Protocol::Gmw => Share::B(own),
-                Protocol::Yao => Share::Y(match &mut self.side {
-                    Side::Server { yao, .. } => {
-                        convert::b2y_server(&mut *self.ch, &mut *self.mat, yao, &own)?
-                    }
-                    Side::Client { yao, .. } => {
-                        convert::b2y_client(&mut *self.ch, &mut *self.mat, yao, &own)?
-                    }
-                }),
+                Protocol::Yao => {
+                    let prep = self.prep_inputs[k].take();
+                    Share::Y(self.online_b2y(prep, spec.value.index(), &own)?)
+                }
             };
             self.values[spec.value.index()] = Some(share);
         }
@@ -374,21 +391,12 @@ impl<'a, 'w> Runner<'a, 'w> {
             let opened: Option<Vec<u64>> = match (share, &mut self.side) {
                 (Share::A(v), _) => arith::reveal_to(ch, me, spec.to, v)?,
                 (Share::B(v), _) => open_xor(ch, me, spec.to, v)?,
-                (Share::Y(y), Side::Server { yao, .. }) => {
-                    if spec.to == Party::Client {
-                        yao.reveal(ch, y)?;
-                        None
-                    } else {
-                        open_xor(ch, me, spec.to, &convert::y2b(y))?
-                    }
+                // The decoding bits went ahead of the query.
+                (Share::Y(_), Side::Server { .. }) if spec.to == Party::Client => None,
+                (Share::Y(y), Side::Client { yao, .. }) if spec.to == Party::Client => {
+                    Some(yao.reveal_prepared(y)?)
                 }
-                (Share::Y(y), Side::Client { yao, .. }) => {
-                    if spec.to == Party::Client {
-                        Some(yao.reveal(ch, y)?)
-                    } else {
-                        open_xor(ch, me, spec.to, &convert::y2b(y))?
-                    }
-                }
+                (Share::Y(y), _) => open_xor(ch, me, spec.to, &convert::y2b(y))?,
             };
             if let Some(ring) = opened {
                 outputs.push(RevealedOutput {

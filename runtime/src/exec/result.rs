@@ -3,16 +3,23 @@
 use crate::plan::{Encoding, Reveal};
 use crate::transport::ChannelStats;
 
-/// What a party's channel counted, by part of the run, and how long each took.
+/// What a party's channel counted in each phase of the run, and how long
+/// each took. The two phases are predicted exactly by
+/// [`crate::cost::PlanCost::session`] and [`crate::cost::PlanCost::query`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RunStats {
-    /// Preamble and masked weights (once per session).
+    /// The ahead-of-query phase, before the client's input is used:
+    /// preamble, masked weights and every other input-independent message
+    /// (garbled tables, OT corrections, Y→A masks, decoding bits).
     pub session: ChannelStats,
-    /// The query: inputs, steps, reveals.
+    /// The online phase, the query: input sharing, steps, reveals — only
+    /// input-dependent messages.
     pub query: ChannelStats,
-    /// Wall time of the session set-up, seconds.
+    /// Wall time of the ahead phase, seconds (includes garbling and
+    /// drawing the query's dealer material).
     pub setup_seconds: f64,
-    /// Wall time of the query, seconds.
+    /// Wall time of the online phase, seconds: from the end of the ahead
+    /// phase to this party's last message of the query.
     pub online_seconds: f64,
 }
 

@@ -63,6 +63,12 @@ pub struct TripleShares<'a> {
     pub c: &'a [u64],
 }
 
+/// The `w` words of wire `i` in a wire-major buffer.
+#[inline]
+fn wire(wires: &[u64], i: u32, w: usize) -> &[u64] {
+    &wires[i as usize * w..(i as usize + 1) * w]
+}
+
 /// Triple words a circuit needs on `n` elements: `and_count × ⌈n/64⌉`.
 pub fn triple_words(stats: &CircuitStats, n: usize) -> usize {
     stats.and_count as usize * n.div_ceil(64)
@@ -137,22 +143,26 @@ impl<'c> GmwEval<'c> {
         let w = self.words;
         for &g in self.schedule.local(level) {
             let out = (base + g as usize) * w;
+            // Gates read only earlier wires (topological order), so the
+            // output slice lies after both inputs.
+            let (before, after) = self.wires.split_at_mut(out);
+            let dst = &mut after[..w];
             match self.circuit.gates()[g as usize] {
                 Gate::Xor(a, b) => {
-                    for i in 0..w {
-                        self.wires[out + i] =
-                            self.wires[a as usize * w + i] ^ self.wires[b as usize * w + i];
+                    let (xa, xb) = (wire(before, a, w), wire(before, b, w));
+                    for ((o, x), y) in dst.iter_mut().zip(xa).zip(xb) {
+                        *o = x ^ y;
                     }
                 }
                 Gate::Not(a) => {
                     let flip = if self.party0 { u64::MAX } else { 0 };
-                    for i in 0..w {
-                        self.wires[out + i] = self.wires[a as usize * w + i] ^ flip;
+                    for (o, x) in dst.iter_mut().zip(wire(before, a, w)) {
+                        *o = x ^ flip;
                     }
                 }
                 Gate::Const(v) => {
                     let val = if v && self.party0 { u64::MAX } else { 0 };
-                    self.wires[out..out + w].fill(val);
+                    dst.fill(val);
                 }
                 Gate::And(..) => {}
             }
@@ -188,9 +198,14 @@ impl<'c> GmwEval<'c> {
         for (k, &g) in gates.iter().enumerate() {
             if let Gate::And(x, y) = self.circuit.gates()[g as usize] {
                 let t = self.used + k * w;
-                for i in 0..w {
-                    d_part[k * w + i] = self.wires[x as usize * w + i] ^ triples.a[t + i];
-                    e_part[k * w + i] = self.wires[y as usize * w + i] ^ triples.b[t + i];
+                let (ta, tb) = (&triples.a[t..t + w], &triples.b[t..t + w]);
+                let d = &mut d_part[k * w..(k + 1) * w];
+                for ((o, v), a) in d.iter_mut().zip(wire(&self.wires, x, w)).zip(ta) {
+                    *o = v ^ a;
+                }
+                let e = &mut e_part[k * w..(k + 1) * w];
+                for ((o, v), b) in e.iter_mut().zip(wire(&self.wires, y, w)).zip(tb) {
+                    *o = v ^ b;
                 }
             }
         }
@@ -219,13 +234,19 @@ impl<'c> GmwEval<'c> {
         for (k, &g) in gates.iter().enumerate() {
             let out = (base + g as usize) * w;
             let t = self.used + k * w;
+            let r = k * w..(k + 1) * w;
+            let (my_d, my_e) = (&self.pending[r.clone()], &self.pending[half..][r.clone()]);
+            let (peer_d, peer_e) = (&peer[r.clone()], &peer[half..][r]);
+            let (ta, tb, tc) = (
+                &triples.a[t..t + w],
+                &triples.b[t..t + w],
+                &triples.c[t..t + w],
+            );
+            let dst = &mut self.wires[out..out + w];
             for i in 0..w {
-                let d = self.pending[k * w + i] ^ peer[k * w + i];
-                let e = self.pending[half + k * w + i] ^ peer[half + k * w + i];
-                self.wires[out + i] = triples.c[t + i]
-                    ^ (d & triples.b[t + i])
-                    ^ (e & triples.a[t + i])
-                    ^ (d & e & p0);
+                let d = my_d[i] ^ peer_d[i];
+                let e = my_e[i] ^ peer_e[i];
+                dst[i] = tc[i] ^ (d & tb[i]) ^ (e & ta[i]) ^ (d & e & p0);
             }
         }
         self.used += half;

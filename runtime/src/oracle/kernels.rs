@@ -339,4 +339,57 @@ mod tests {
         );
         assert_eq!(pool(&[minus_one, 3, 1, 1], 1, &g, false), vec![4]);
     }
+
+    /// The oracle's ring kernels and the secure runtime's plaintext layer
+    /// evaluation (`arith::linear`, used by the server for `L(W, x0 + f)`,
+    /// by the client for `L(E, v)` and by the dealer for `L(U, v)`) are two
+    /// implementations of the same maps: they must agree bit for bit on
+    /// arbitrary ring elements (full 64-bit words, so every product wraps).
+    #[test]
+    fn ring_kernels_agree_with_the_runtime_linear_layers() {
+        use crate::arith::linear::{Conv2dShape, LinearShape};
+        use crate::prg::{Prg, Seed};
+        let mut prg = Prg::new(&Seed::from_u64(0x11ea_2026));
+        for (rows, inp, out) in [(1, 1, 1), (1, 7, 3), (3, 16, 5), (2, 33, 10), (5, 4, 9)] {
+            let x = prg.u64s(rows * inp);
+            let w = prg.u64s(inp * out);
+            let want = LinearShape::Dense {
+                inputs: inp,
+                outputs: out,
+            }
+            .apply(&w, &x)
+            .unwrap();
+            assert_eq!(dense(&x, &w, &vec![0; out], rows, inp, out), want);
+        }
+        for (c, h, wd, out_c, k, s, p) in [
+            (1, 28, 28, 5, [5, 5], [2, 2], [2, 2]),
+            (2, 7, 9, 3, [3, 2], [1, 2], [1, 0]),
+            (3, 6, 6, 2, [1, 1], [1, 1], [0, 0]),
+            (1, 5, 5, 4, [5, 5], [1, 1], [4, 4]),
+            (2, 8, 5, 1, [3, 3], [3, 2], [2, 1]),
+        ] {
+            let shape = Conv2dShape {
+                input: [c, h, wd],
+                out_channels: out_c,
+                kernel: k,
+                stride: s,
+                padding: p,
+            };
+            let [_, oh, ow] = shape.output().unwrap();
+            let g = Geometry {
+                input: [c, h, wd],
+                output: [oh, ow],
+                kernel: k,
+                stride: s,
+                padding: p,
+            };
+            for rows in [1, 3] {
+                let x = prg.u64s(rows * c * h * wd);
+                let w = prg.u64s(out_c * c * k[0] * k[1]);
+                let want = LinearShape::Conv2d(shape).apply(&w, &x).unwrap();
+                let got = conv2d(&x, &w, &vec![0; out_c], rows, &g, out_c);
+                assert_eq!(got, want, "{shape:?} rows {rows}");
+            }
+        }
+    }
 }
