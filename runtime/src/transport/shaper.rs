@@ -326,6 +326,10 @@ fn write_side(rx: &Receiver<Event>, dst: &mut TcpStream, src: &TcpStream, count:
         match event {
             Event::Chunk { data, due } => {
                 sleep_until(due);
+                // Counted as it is handed over, before the write: the
+                // receiver may act on the bytes (and read the counters)
+                // as soon as they land.
+                count(data.len() as u64);
                 if dst.write_all(&data).is_err() {
                     // The receiver is gone: end both streams so the sender
                     // sees the failure instead of writing into the void.
@@ -333,7 +337,6 @@ fn write_side(rx: &Receiver<Event>, dst: &mut TcpStream, src: &TcpStream, count:
                     let _ = src.shutdown(Shutdown::Both);
                     return;
                 }
-                count(data.len() as u64);
             }
             Event::End => break,
         }
