@@ -179,3 +179,24 @@ pub fn check_material_bundle(data: &[u8]) {
         assert_eq!(bundle.to_bytes().expect("re-encodes"), fixed);
     }
 }
+
+/// `import_onnx`: [`chimera_compiler::onnx::import`] of arbitrary bytes. An
+/// accepted model yields a program that compiles to a valid plan, and its
+/// weights either bind to that plan or are refused with an error.
+pub fn check_import_onnx(data: &[u8]) {
+    let options = chimera_compiler::onnx::ImportOptions::default();
+    let Ok(imported) = chimera_compiler::onnx::import(data, &options) else {
+        return;
+    };
+    match chimera_compiler::compile("imported.nn", imported.source.as_bytes()) {
+        Ok(compiled) => {
+            assert!(compiled.saved.plan.validate().is_ok());
+            let _ = chimera_runtime::weights::bind(&compiled.saved.plan, &imported.weights);
+        }
+        Err(d) => panic!(
+            "an imported program must compile:\n{}\n{}",
+            imported.source,
+            d.render("imported.nn", imported.source.as_bytes(), false)
+        ),
+    }
+}

@@ -15,6 +15,7 @@ mod cost;
 mod dealer;
 mod distribute;
 mod eval;
+mod import;
 mod keygen;
 mod link;
 mod materials;
@@ -57,6 +58,8 @@ enum Command {
     Keygen(keygen::Args),
     /// Benchmark private inference of the paper networks (real processes; loopback or emulated WAN).
     Bench(bench::Args),
+    /// Convert a trained ONNX model to NAME.nn and NAME.safetensors.
+    Import(import::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Import(args) => import::run(args),
     };
     match result {
         Ok(code) => code,

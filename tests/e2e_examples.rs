@@ -14,7 +14,7 @@ use chimera_runtime::exec::RevealedOutput;
 use chimera_runtime::plan::{Encoding, Plan, Reveal};
 use chimera_runtime::tensor_io::{self, Batch, NpyDtype, Tensor};
 use common::check::{assert_matches_oracle, setup};
-use common::random::{random_weights, Lcg};
+use common::random::{random_weights, SplitMix64};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -74,7 +74,7 @@ fn check_example(stem: &str, seed: u64, rows: usize) {
         trained
     } else {
         let path = dir.join("weights.safetensors");
-        std::fs::write(&path, random_weights(&plan, &mut Lcg(seed))).unwrap();
+        std::fs::write(&path, random_weights(&plan, &mut SplitMix64(seed))).unwrap();
         path
     };
     let [batch]: &[Batch; 1] = inputs[..].try_into().expect("one input");

@@ -13,7 +13,7 @@ mod common;
 use chimera_runtime::identity::{GeneratedIdentity, Identity, PinnedPeers};
 use chimera_runtime::transport::{plan_max_frame, Channel, ChannelConfig, TlsChannel};
 use common::proxy::{Dir, Fault, Framing, Proxy};
-use common::random::Lcg;
+use common::random::SplitMix64;
 use common::{compile_example, example};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -237,7 +237,7 @@ fn good_query(dir: &Path, mode: Mode, server: &Server, n: usize) {
 /// others (seeded random points, possibly the closing messages or a TLS
 /// header field that TLS 1.3 ignores) must end each side with either a clear
 /// error or the correct result.
-fn faults(units: [usize; 2], rng: &mut Lcg) -> Vec<(String, Fault, bool)> {
+fn faults(units: [usize; 2], rng: &mut SplitMix64) -> Vec<(String, Fault, bool)> {
     let mut pick = |dir: Dir| {
         let n = units[dir as usize].max(1);
         ((rng.unit() * n as f64) as usize).min(n - 1)
@@ -313,7 +313,7 @@ fn run_faults(mode: Mode) {
     let tag = format!("{mode:?}").to_lowercase();
     let dir = setup(&tag, 40);
     let server = Server::start(&dir, mode);
-    let mut rng = Lcg(0x5eed_0000 + mode as u64);
+    let mut rng = SplitMix64(0x5eed_0000 + mode as u64);
 
     // A clean run through the proxy counts the units of each direction.
     let clean = Proxy::start(&server.addr, mode.framing(), None);

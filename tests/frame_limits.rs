@@ -15,7 +15,7 @@ use chimera_runtime::transport::{
     TransportError, MIN_FRAME,
 };
 use chimera_runtime::weights;
-use common::random::{random_weights, Lcg};
+use common::random::{random_weights, SplitMix64};
 
 /// Remembers the largest payload sent.
 struct Largest<C> {
@@ -41,7 +41,7 @@ impl<C: Channel> Channel for Largest<C> {
 
 fn check(stem: &str, rows: usize) {
     let plan = common::compile_example(stem).plan;
-    let mut rng = Lcg(rows as u64 + 11);
+    let mut rng = SplitMix64(rows as u64 + 11);
     let trained = common::example(&format!("{stem}.safetensors"));
     let bound = if trained.exists() {
         weights::load(&plan, &trained).unwrap()

@@ -80,6 +80,11 @@ fn generated(target: &str) -> Vec<Vec<u8>> {
             out
         }
         "npy_read" => examples("examples/inputs", "npy"),
+        // The small test models (the MNIST ones are hundreds of KB).
+        "import_onnx" => examples("examples/onnx", "onnx")
+            .into_iter()
+            .filter(|m| m.len() < 64 << 10)
+            .collect(),
         "safetensors_bind" => {
             let mut out = examples("examples", "safetensors");
             out.extend(small_safetensors());
@@ -263,4 +268,9 @@ fn safetensors_bind_corpus_and_mutations_never_panic() {
 #[test]
 fn material_bundle_corpus_and_mutations_never_panic() {
     smoke("material_bundle", 3000, checks::check_material_bundle);
+}
+
+#[test]
+fn import_onnx_corpus_and_mutations_never_panic() {
+    smoke("import_onnx", 1500, checks::check_import_onnx);
 }

@@ -36,7 +36,7 @@ use chimera_runtime::transport::{
     memory_pair, Channel, ChannelStats, Frame, FrameKind, TransportError,
 };
 use chimera_runtime::weights::{self, BoundWeights};
-use common::random::{random_weights, Lcg};
+use common::random::{random_weights, SplitMix64};
 
 /// Runs per secret.
 const RUNS: usize = 96;
@@ -220,7 +220,7 @@ fn the_server_transcript_does_not_depend_on_the_client_input_and_the_test_can_fa
 fn the_client_transcript_does_not_depend_on_the_weights_apart_from_the_output() {
     let plan = common::compile_example("netD_chameleon").plan;
     let trained = weights::load(&plan, &common::example("netD_chameleon.safetensors")).unwrap();
-    let random = weights::bind(&plan, &random_weights(&plan, &mut Lcg(2))).unwrap();
+    let random = weights::bind(&plan, &random_weights(&plan, &mut SplitMix64(2))).unwrap();
     let x = digit(&plan, "inputs/mnist_0.npy");
     // Frames that open an output shared in A or B to the client (the
     // server's share) come last and are left out. netD opens its label in

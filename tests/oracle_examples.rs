@@ -11,7 +11,7 @@ use chimera_runtime::oracle::{self, Tolerance};
 use chimera_runtime::plan::Encoding;
 use chimera_runtime::tensor_io::Batch;
 use chimera_runtime::weights;
-use common::random::{random_weights, Lcg};
+use common::random::{random_weights, SplitMix64};
 
 const EXAMPLES: [&str; 8] = [
     "netA_secureml",
@@ -30,7 +30,7 @@ fn every_example_runs_in_fixed_point_within_tolerance_of_float() {
     for (k, stem) in EXAMPLES.iter().enumerate() {
         let saved = common::compile_example(stem);
         let plan = &saved.plan;
-        let mut rng = Lcg(1000 + k as u64);
+        let mut rng = SplitMix64(1000 + k as u64);
         let bound = weights::bind(plan, &random_weights(plan, &mut rng)).unwrap();
         let batches: Vec<Batch> = plan
             .inputs

@@ -32,6 +32,7 @@ pub mod diagnostics;
 pub mod emit;
 pub mod ir;
 pub mod lower;
+pub mod onnx;
 pub mod passes;
 pub mod syntax;
 

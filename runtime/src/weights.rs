@@ -24,6 +24,7 @@ use std::path::Path;
 
 mod fold;
 mod names;
+pub mod stand_in;
 
 /// The bound parameters of one dense or conv2d layer.
 #[derive(Clone)]

@@ -12,10 +12,9 @@ use anyhow::{bail, Context};
 use chimera_compiler::cost::report::plan_cost;
 use chimera_compiler::cost::{Estimate, Network, Objective, Profile, RuntimeOracle, Times};
 use chimera_compiler::passes::optimize::{compile_optimized, Optimizer};
-use chimera_runtime::plan::{Op, Plan, SavedPlan};
+use chimera_runtime::plan::{Plan, SavedPlan};
 use chimera_runtime::tensor_io::{self, NpyDtype, Tensor};
-use safetensors::tensor::TensorView;
-use safetensors::Dtype;
+use chimera_runtime::weights::stand_in::{stand_in_weights, SplitMix64};
 use std::path::{Path, PathBuf};
 
 /// The default networks, by short name and file stem.
@@ -138,78 +137,10 @@ fn seed_for(name: &str) -> u64 {
     })
 }
 
-/// SplitMix64: a small deterministic generator (not for secrets; these are
-/// stand-in weights and pixels).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[lo, hi)`.
-    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64)
-    }
-
-    fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
-        (0..n).map(|_| self.uniform(lo, hi)).collect()
-    }
-}
-
-/// Float32 safetensors with every parameter the plan names: weights
-/// uniform in ±√(3/fan-in) (unit-variance activations), biases in ±0.1,
-/// batchnorm parameters near the identity.
+/// Float32 safetensors with every parameter the plan names (seeded
+/// stand-in weights, see [`stand_in_weights`]).
 pub fn random_weights(plan: &Plan, seed: u64) -> anyhow::Result<Vec<u8>> {
-    let mut rng = SplitMix(seed);
-    let mut tensors: Vec<(String, Vec<usize>, Vec<f64>)> = Vec::new();
-    for step in &plan.steps {
-        let Some(p) = step.op.linear_params() else {
-            continue;
-        };
-        if tensors.iter().any(|(n, _, _)| *n == p.weight) {
-            continue;
-        }
-        let x = &plan.value(step.inputs[0]).shape;
-        let shape = match &step.op {
-            Op::Dense { out_features, .. } => vec![*out_features, x.iter().product()],
-            Op::Conv2d {
-                out_channels,
-                kernel,
-                ..
-            } => vec![*out_channels, x[0], kernel[0], kernel[1]],
-            _ => continue,
-        };
-        let out = shape[0];
-        let fan_in: usize = shape[1..].iter().product();
-        let limit = (3.0 / fan_in.max(1) as f64).sqrt();
-        let n = shape.iter().product();
-        tensors.push((p.weight.clone(), shape, rng.vec(n, -limit, limit)));
-        if let Some(b) = &p.bias {
-            tensors.push((b.clone(), vec![out], rng.vec(out, -0.1, 0.1)));
-        }
-        if let Some(bn) = &p.batchnorm {
-            tensors.push((bn.gamma.clone(), vec![out], rng.vec(out, 0.8, 1.2)));
-            tensors.push((bn.beta.clone(), vec![out], rng.vec(out, -0.1, 0.1)));
-            tensors.push((bn.mean.clone(), vec![out], rng.vec(out, -0.1, 0.1)));
-            tensors.push((bn.var.clone(), vec![out], rng.vec(out, 0.5, 1.5)));
-        }
-    }
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, _, d)| d.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect())
-        .collect();
-    let mut views = Vec::with_capacity(tensors.len());
-    for ((name, shape, _), b) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, shape.clone(), b)
-            .map_err(|e| anyhow::anyhow!("random weights for `{name}`: {e}"))?;
-        views.push((name.clone(), view));
-    }
-    safetensors::serialize(views, None).map_err(|e| anyhow::anyhow!("random weights: {e}"))
+    Ok(stand_in_weights(plan, &mut SplitMix64(seed))?)
 }
 
 /// Where the client's input comes from.
@@ -263,7 +194,7 @@ pub fn inputs(
         }
         _ => {
             let seed = seed_for(&plan.model) ^ 0x5eed;
-            let mut rng = SplitMix(seed);
+            let mut rng = SplitMix64(seed);
             (
                 rng.vec(batch * row_len, 0.0, 1.0),
                 format!("seeded random pixels in [0, 1) (seed {seed})"),

@@ -16,7 +16,7 @@ use chimera_runtime::weights::{self, BoundWeights};
 pub fn setup(stem: &str, seed: u64, rows: usize) -> (Plan, BoundWeights, Vec<Batch>) {
     let plan = super::compile_example(stem).plan;
     let trained = super::example(&format!("{stem}.safetensors"));
-    let mut rng = random::Lcg(seed);
+    let mut rng = random::SplitMix64(seed);
     let bound = if trained.exists() {
         weights::load(&plan, &trained).unwrap()
     } else {
