@@ -5,16 +5,21 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod admission;
+mod bench;
 mod calibrate;
 mod check;
 mod common;
 mod compile;
 mod cost;
 mod dealer;
+mod distribute;
 mod eval;
 mod import;
 mod keygen;
+mod link;
 mod materials;
+mod parties;
 mod query;
 mod run;
 mod serve;
@@ -51,12 +56,20 @@ enum Command {
     Run(run::Args),
     /// Make a party's TLS key and self-signed certificate; print its fingerprint.
     Keygen(keygen::Args),
+    /// Benchmark private inference of the paper networks (real processes; loopback or emulated WAN).
+    Bench(bench::Args),
     /// Convert a trained ONNX model to NAME.nn and NAME.safetensors.
     Import(import::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Check(_) | Command::Compile(_) | Command::Eval(_) | Command::Cost(_)
+    ) {
+        quiet_on_closed_stdout();
+    }
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Compile(args) => compile::run(args),
@@ -68,6 +81,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Run(args) => run::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Import(args) => import::run(args),
     };
     match result {
@@ -76,5 +90,17 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Let a report command end quietly, like `cat`, when its reader goes away
+/// (`chimera eval ... | head`): Rust ignores SIGPIPE, so a write to a closed
+/// pipe would otherwise panic in `println!`. Only the local report commands
+/// do this; the networked ones keep handling a closed socket as an error.
+fn quiet_on_closed_stdout() {
+    // SAFETY: restoring a signal's default disposition at start-up, before
+    // any thread is spawned, has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

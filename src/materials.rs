@@ -9,8 +9,9 @@
 //! material rather than risking its reuse.
 
 use anyhow::{bail, Context};
-use chimera_runtime::dealer::{MaterialBundle, SessionId};
-use chimera_runtime::plan::Party;
+use chimera_runtime::cost;
+use chimera_runtime::dealer::{Demand, MaterialBundle, SessionId};
+use chimera_runtime::plan::{Party, Plan};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,15 @@ pub fn party_dir(dir: &Path, party: Party) -> PathBuf {
 /// File name of query `index`'s bundle.
 pub fn file_name(index: usize, session: &SessionId) -> String {
     format!("q{index:04}-{}{FRESH}", session.to_hex())
+}
+
+/// True if `name` is a bundle file name ([`file_name`]) for `session`: a
+/// name received from the network is used as a path only if it is one.
+pub fn is_file_name_of(name: &str, session: &SessionId) -> bool {
+    let suffix = format!("-{}{FRESH}", session.to_hex());
+    name.strip_prefix('q')
+        .and_then(|rest| rest.strip_suffix(&suffix))
+        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The unused bundles of a party directory, in query order.
@@ -110,6 +120,27 @@ pub fn claim_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     )
 }
 
+/// Read (without claiming) the bundle `claim_next` would claim now. A file
+/// that another process claims meanwhile is skipped.
+pub fn peek_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
+    let dir = party_dir(dir, party);
+    for path in unused(&dir)? {
+        match fs::read(&path) {
+            Ok(bytes) => {
+                return MaterialBundle::from_bytes(&bytes)
+                    .with_context(|| format!("material file {}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+    let (_, used) = census(&dir);
+    bail!(
+        "no unused {party} material left in {} ({used} bundle(s) already used); run `chimera dealer` again",
+        dir.display()
+    )
+}
+
 /// Claim the bundle of `session` in the server's directory.
 pub fn claim_session(dir: &Path, session: &SessionId) -> anyhow::Result<MaterialBundle> {
     let dir = party_dir(dir, Party::Server);
@@ -130,6 +161,37 @@ pub fn claim_session(dir: &Path, session: &SessionId) -> anyhow::Result<Material
     )
 }
 
+/// Refuse a bundle dealt for another plan or another batch size. The server
+/// runs this on the bundle a client's request names, so the batch a client
+/// announces is bound by what the dealer dealt (and with it the largest frame
+/// the server accepts).
+pub fn check_bundle(plan: &Plan, bundle: &MaterialBundle, rows: usize) -> anyhow::Result<()> {
+    let hash = plan.hash()?;
+    let party = bundle.party;
+    if bundle.plan != hash {
+        bail!(
+            "the {party} material was dealt for plan {}, this plan is {}; deal material for this plan",
+            bundle.plan.short(),
+            hash.short()
+        );
+    }
+    let wanted: Demand = cost::demand(plan, rows, 1)?;
+    let mut want: Vec<_> = wanted.totals().map(|(p, n)| (p.name(), n)).collect();
+    let mut have: Vec<_> = bundle
+        .inventory
+        .iter()
+        .map(|(p, n)| (p.name(), *n))
+        .collect();
+    want.sort();
+    have.sort();
+    if want != have {
+        bail!(
+            "the {party} material does not fit a query of {rows} row(s) (was it dealt with another --batch?)"
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +203,9 @@ mod tests {
         let b = file_name(10, &s);
         assert!(a < b);
         assert!(a.ends_with(&format!("-{}.mat", s.to_hex())));
+        assert!(is_file_name_of(&a, &s));
+        assert!(!is_file_name_of(&a, &SessionId([8; 16])));
+        assert!(!is_file_name_of(&format!("../{a}"), &s));
+        assert!(!is_file_name_of(&format!("q-{}.mat", s.to_hex()), &s));
     }
 }

@@ -5,14 +5,16 @@
 //! per input row. The input never leaves this process unmasked.
 
 use crate::common::{load_inputs, load_plan};
+use crate::distribute::FetchArgs;
+use crate::link::{LinkArgs, Security};
 use crate::materials;
 use crate::session_request::{self, Request};
 use anyhow::Context;
-use chimera_runtime::dealer::{Demand, MaterialBundle, PartyMaterial};
+use chimera_runtime::dealer::PartyMaterial;
 use chimera_runtime::exec::{self, RevealedOutput, RunResult};
 use chimera_runtime::plan::{Party, Plan, Reveal};
-use chimera_runtime::transport::{Channel, ChannelConfig, ChannelStats, Metered, TcpChannel};
-use chimera_runtime::{cost, tensor_io::Batch};
+use chimera_runtime::tensor_io::Batch;
+use chimera_runtime::transport::{plan_max_frame, Channel, ChannelConfig, ChannelStats, Metered};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +40,12 @@ pub struct Args {
     /// Seconds to wait for the server (to connect, and at any read).
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Channel security: our identity and the server certificates accepted.
+    #[command(flatten)]
+    pub link: LinkArgs,
+    /// Fetching the material from a dealer over TLS first.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// Run the subcommand.
@@ -48,8 +56,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let plan = &saved.plan;
     let inputs = load_inputs(plan, &args.input)?;
+    let security = args.link.security("server")?;
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let result = query(plan, &inputs, &args.material, &args.connect, timeout)?;
+    args.fetch.fetch_if_asked(
+        &security,
+        Party::Client,
+        plan.hash()?,
+        &args.material,
+        timeout,
+    )?;
+    let result = query(
+        plan,
+        &inputs,
+        &args.material,
+        &args.connect,
+        &security,
+        timeout,
+    )?;
     if args.json {
         println!(
             "{}",
@@ -77,22 +100,28 @@ pub fn query(
     inputs: &[Batch],
     material_dir: &std::path::Path,
     connect: &str,
+    security: &Security,
     timeout: Duration,
 ) -> anyhow::Result<RunResult> {
     let hash = plan.hash()?;
     let rows = inputs.first().map_or(0, |b| b.rows);
-    let bundle = materials::claim_next(material_dir, Party::Client)?;
-    check_bundle(plan, &bundle, rows)?;
-    let session = bundle.session;
-    let mut material = PartyMaterial::open(bundle, hash, session)?;
+    // Check the next bundle before connecting (a wrong plan or batch is
+    // reported without touching the network), but claim it only once the
+    // server is authenticated, so a refused connection uses no material.
+    let next = materials::peek_next(material_dir, Party::Client)?;
+    materials::check_bundle(plan, &next, rows)?;
     let config = ChannelConfig {
         read_timeout: timeout,
-        ..ChannelConfig::default()
+        max_frame: plan_max_frame(plan, rows)?,
     };
-    let mut ch =
-        TcpChannel::connect_retry(connect.to_string(), config, timeout).with_context(|| {
-            format!("cannot reach the server at {connect} (is `chimera serve` running there?)")
-        })?;
+    let mut ch = security
+        .connect(connect, config, timeout)
+        .with_context(|| format!("cannot set up a connection with the server at {connect}"))?;
+    let bundle = materials::claim_next(material_dir, Party::Client)?;
+    materials::check_bundle(plan, &bundle, rows)
+        .with_context(|| format!("the bundle {} is now used", &bundle.session.to_hex()[..12]))?;
+    let session = bundle.session;
+    let mut material = PartyMaterial::open(bundle, hash, session)?;
     let request = Request {
         session,
         batch: u32::try_from(rows).context("too many rows")?,
@@ -106,39 +135,9 @@ pub fn query(
         anyhow::bail!("the server answered the request with something else than an acceptance");
     }
     let mut metered = Metered::new(&mut ch);
-    Ok(exec::run_client(plan, inputs, &mut material, &mut metered)?)
-}
-
-/// Refuse material dealt for another plan or batch size before connecting.
-fn check_bundle(plan: &Plan, bundle: &MaterialBundle, rows: usize) -> anyhow::Result<()> {
-    let hash = plan.hash()?;
-    if bundle.plan != hash {
-        anyhow::bail!(
-            "the client material was dealt for plan {}, this plan is {}; deal material for this plan",
-            bundle.plan.short(),
-            hash.short()
-        );
-    }
-    let wanted: Demand = cost::demand(plan, rows, 1)?;
-    let mut want: Vec<_> = wanted.totals().map(|(p, n)| (p.name(), n)).collect();
-    let mut have: Vec<_> = bundle
-        .inventory
-        .iter()
-        .map(|(p, n)| (p.name(), *n))
-        .collect();
-    want.sort();
-    have.sort();
-    if want != have {
-        anyhow::bail!(
-            "the client material does not fit a query of {rows} row(s) (was it dealt with another --batch?); the bundle {} is now used",
-            session_hex(bundle)
-        );
-    }
-    Ok(())
-}
-
-fn session_hex(bundle: &MaterialBundle) -> String {
-    bundle.session.to_hex()[..12].to_string()
+    let result = exec::run_client(plan, inputs, &mut material, &mut metered)?;
+    ch.confirm_transcript()?;
+    Ok(result)
 }
 
 /// One line per row: labels and scores of every output.

@@ -4,17 +4,31 @@
 //! three separate OS processes of this same program over loopback TCP — the
 //! same code paths as `chimera dealer`, `serve` and `query` on three
 //! machines — and prints the client's result with the measured online
-//! traffic beside the cost model's exact prediction.
+//! traffic and time beside the cost model's prediction (traffic exact,
+//! seconds estimated for the `--network` profile). With `--network wan` or
+//! a custom profile the client reaches the server through the transport's
+//! link shaper, an emulation of that link on this machine, and the output
+//! says so.
+//!
+//! The server and the client talk mutual TLS 1.3, as on two machines: the
+//! run mints an ephemeral key and certificate for each in its scratch
+//! directory (removed afterwards) and pins each on the other side.
+//! `--insecure-plaintext` runs them over plain TCP instead (loopback
+//! benchmarks), and says so.
 
+use crate::bench;
 use crate::common::{load_inputs, load_plan};
-use anyhow::{bail, Context};
+use crate::cost::parse_network;
+use crate::parties::{Launcher, Scratch};
+use anyhow::bail;
+use chimera_compiler::cost::Network;
 use chimera_runtime::cost;
 use chimera_runtime::plan::SavedPlan;
+use chimera_runtime::transport::shaper::Shaper;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Duration;
 
 /// Flags of `chimera run`.
 #[derive(clap::Args, Debug)]
@@ -30,18 +44,18 @@ pub struct Args {
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
+    /// The network to compile and predict for: `lan` (plain loopback),
+    /// `wan` (50 ms RTT, 100 Mbit/s) or custom `rtt=10ms,bw=200mbit`; any
+    /// but `lan` runs over an emulated link (a shaping relay on loopback).
+    #[arg(long, default_value = "lan", value_parser = parse_network)]
+    pub network: Network,
     /// Seconds after which a party that has not finished is stopped.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    /// Run server and client over plaintext TCP instead of mutual TLS (for
+    /// loopback benchmarks; nothing is encrypted or authenticated).
+    #[arg(long)]
+    pub insecure_plaintext: bool,
 }
 
 /// Run the subcommand.
@@ -50,104 +64,61 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(saved) => saved,
         Err(code) => return Ok(code),
     };
-    let plan = &saved.plan;
-    let rows = load_inputs(plan, &args.input)?
+    let rows = load_inputs(&saved.plan, &args.input)?
         .first()
         .map_or(0, |b| b.rows);
-    let exe = std::env::current_exe().context("cannot find the chimera executable")?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let scratch =
-        Scratch(std::env::temp_dir().join(format!("chimera-run-{}-{stamp}", std::process::id())));
-    std::fs::create_dir_all(&scratch.0)?;
-    let plan_file = scratch.0.join("plan.ron");
+    // A .nn file is compiled for the chosen network (the plan `chimera cost
+    // --network …` reports; for `lan` the plan `chimera compile` makes); a
+    // .ron plan runs as it was compiled.
+    let saved = if args.file.extension().is_some_and(|e| e == "nn") {
+        bench::compile_for(&args.file, &args.network, 1)?
+    } else {
+        saved
+    };
+    let plan = &saved.plan;
+    let scratch = Scratch::new("run")?;
+    let plan_file = scratch.path().join("plan.ron");
     SavedPlan::new(plan.clone(), saved.debug.clone())?.save(&plan_file)?;
-    let material = scratch.0.join("material");
-    let deadline = Duration::from_secs(args.timeout.max(1));
+    let material = scratch.path().join("material");
+    let deadline = Duration::from_secs(args.timeout);
+    let launcher = if args.insecure_plaintext {
+        eprintln!("{}", crate::link::PLAINTEXT_NOTICE);
+        Launcher::plaintext(deadline)?
+    } else {
+        Launcher::tls(deadline, &scratch.path().join("keys"))?
+    };
 
     // Offline: the dealer.
-    let started = Instant::now();
-    let dealer = Command::new(&exe)
-        .arg("dealer")
-        .arg(&plan_file)
-        .args([
-            "--queries",
-            "1",
-            "--batch",
-            &rows.to_string(),
-            "--quiet",
-            "--out",
-        ])
-        .arg(&material)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot start the dealer process")?;
-    let dealer = finish("dealer", dealer, deadline)?;
-    let offline_seconds = started.elapsed().as_secs_f64();
+    let offline_seconds = launcher.deal(&plan_file, 1, rows, &material)?.seconds;
 
-    // Online: the server, then the client.
-    let mut server = Command::new(&exe)
-        .arg("serve")
-        .arg(&plan_file)
-        .arg("--weights")
-        .arg(&args.weights)
-        .arg("--material")
-        .arg(&material)
-        .args(["--listen", "127.0.0.1:0", "--max-queries", "1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot start the server process")?;
-    let addr = match listening_address(&mut server) {
-        Ok(addr) => addr,
-        Err(e) => {
-            let _ = server.kill();
-            let out = finish("server", server, deadline).err();
-            bail!(
-                "{e:#}{}",
-                out.map(|o| format!("\n{o:#}")).unwrap_or_default()
-            );
-        }
+    // Online: the server, then the client (through the link shaper when
+    // the network is emulated).
+    let server = launcher.serve(&plan_file, &args.weights, &material, 1)?;
+    let shaper = match bench::link_for(&args.network) {
+        Some(link) => Some(Shaper::start(server.addr(), link)?),
+        None => None,
     };
-    let client = Command::new(&exe)
-        .arg("query")
-        .arg(&plan_file)
-        .args(
-            args.input
-                .iter()
-                .flat_map(|p| [PathBuf::from("--input"), p.clone()]),
-        )
-        .arg("--material")
-        .arg(&material)
-        .args(["--connect", &addr, "--json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot start the client process")?;
-    let client = finish("client", client, deadline);
-    let server = finish("server", server, deadline);
-    let client = match (client, server) {
+    let connect = shaper
+        .as_ref()
+        .map_or_else(|| server.addr().to_string(), |s| s.local_addr().to_string());
+    let client = launcher.query(&plan_file, &args.input, &material, &connect);
+    let server = server.finish();
+    let result = match (client, server) {
         (Ok(c), Ok(_)) => c,
         (Err(c), Err(s)) => bail!("{c:#}\n{s:#}"),
         (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
     };
-    let _ = dealer;
-    let result: Value = serde_json::from_str(&client)
-        .context("the client printed something that is not its JSON result")?;
+    drop(shaper);
 
     let predicted = cost::plan_cost(plan, rows)?;
+    let (_, times) = bench::estimate(plan, &args.network, rows)?;
     let p = predicted.query.client;
     let measured = &result["measured"];
     let predicted_json = json!({
         "online_bytes": p.bytes_sent + p.bytes_received,
         "rounds": p.rounds,
-        "online_seconds": Value::Null,
-        "offline_seconds": Value::Null,
+        "online_seconds": times.online(),
+        "offline_seconds": times.offline_transfer + times.offline_compute,
     });
     let measured_json = json!({
         "online_bytes": measured["online_bytes"],
@@ -157,11 +128,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let exact = measured_json["online_bytes"] == predicted_json["online_bytes"]
         && measured_json["rounds"] == predicted_json["rounds"];
+    let note = bench::link_note(&args.network);
     if args.json {
         let out = json!({
             "model": plan.model,
             "plan_hash": plan.hash()?.to_hex(),
             "rows": rows,
+            "channel": launcher.channel(),
+            "network": {
+                "name": args.network.name,
+                "rtt_us": args.network.rtt_us,
+                "bandwidth_bps": args.network.bandwidth_bps,
+                "emulated": shaper_used(&args.network),
+                "note": note,
+            },
             "output": result["output"],
             "measured": measured_json,
             "predicted": predicted_json,
@@ -169,20 +149,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "private inference of `{}` (plan {}): the weights stay in the server process, the input in the client's; dealer material made offline",
+            "private inference of `{}` (plan {}): the weights stay in the server process, the input in the client's; dealer material made offline; {}",
             plan.model,
-            plan.hash()?.short()
+            plan.hash()?.short(),
+            launcher.channel_note()
         );
+        println!("link: {note}");
         print!("{}", render(&result["output"], rows));
         println!(
-            "online: measured {} B, {} rounds, {:.2} ms | predicted {} B, {} rounds{} | offline (dealer) {:.2} s",
+            "online: measured {} B, {} rounds, {:.2} ms | predicted {} B, {} rounds{}, {:.2} ms ({}) | offline: dealer {:.2} s, predicted {:.2} s",
             measured_json["online_bytes"],
             measured_json["rounds"],
             measured["online_seconds"].as_f64().unwrap_or(0.0) * 1e3,
             predicted_json["online_bytes"],
             predicted_json["rounds"],
             if exact { " (exact match)" } else { " (MISMATCH)" },
-            offline_seconds
+            times.online() * 1e3,
+            args.network.name,
+            offline_seconds,
+            times.offline_transfer + times.offline_compute,
         );
     }
     if !exact {
@@ -190,6 +175,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn shaper_used(network: &Network) -> bool {
+    bench::link_for(network).is_some()
 }
 
 /// One line per row from the client's JSON outputs.
@@ -218,76 +207,4 @@ fn render(outputs: &Value, rows: usize) -> String {
         s.push_str(&format!("row {r}: {}\n", parts.join("  ")));
     }
     s
-}
-
-/// Read the server's first line, `listening on ADDR`.
-fn listening_address(server: &mut Child) -> anyhow::Result<String> {
-    let stdout = server
-        .stdout
-        .take()
-        .context("the server's output is not readable")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .context("the server did not start listening within 30 s")?;
-    line.trim()
-        .strip_prefix("listening on ")
-        .map(str::to_string)
-        .with_context(|| format!("the server did not start (it said {:?})", line.trim()))
-}
-
-/// Wait for a party with a deadline; its stdout on success, an error with
-/// its stderr otherwise.
-fn finish(role: &str, mut child: Child, deadline: Duration) -> anyhow::Result<String> {
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(o) = stdout.as_mut() {
-            let _ = o.read_to_string(&mut s);
-        }
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = stderr.as_mut() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let out = out.join().unwrap_or_default();
-    let err = err.join().unwrap_or_default();
-    match status {
-        Some(s) if s.success() => Ok(out),
-        Some(s) => bail!("the {role} process failed ({s}):\n{}", indent(&err)),
-        None => bail!(
-            "the {role} process did not finish within {} s and was stopped:\n{}",
-            deadline.as_secs(),
-            indent(&err)
-        ),
-    }
-}
-
-fn indent(s: &str) -> String {
-    s.lines()
-        .map(|l| format!("  {role_line}", role_line = l))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

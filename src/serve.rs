@@ -3,21 +3,26 @@
 //! Loads the plan and binds the weights (refusing weights that do not fit),
 //! then answers one query per connection until its material is used up. A
 //! query that fails — bad request, foreign or used material, a peer that
-//! vanishes — is logged and ends that connection only.
+//! vanishes — is logged and ends that connection only. Concurrent sessions
+//! are capped ([`crate::admission`]), so memory stays bounded under load.
 
+use crate::admission::{Admission, Ticket};
 use crate::common::load_plan;
+use crate::distribute::FetchArgs;
+use crate::link::{LinkArgs, Security};
 use crate::materials;
 use crate::session_request::{self, Request};
 use anyhow::Context;
 use chimera_runtime::dealer::PartyMaterial;
 use chimera_runtime::exec;
 use chimera_runtime::plan::{Party, Plan};
-use chimera_runtime::transport::{Channel, ChannelConfig, Metered, TcpChannel};
+use chimera_runtime::transport::{plan_max_frame, Channel, ChannelConfig, Metered, MIN_FRAME};
 use chimera_runtime::weights::{self, BoundWeights};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +46,19 @@ pub struct Args {
     /// Seconds to wait for the peer at any read before giving up on a query.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Queries run at the same time; more connections wait (see --max-queue).
+    #[arg(long, default_value_t = 16)]
+    pub max_sessions: usize,
+    /// Connections that may wait for a running slot (up to --timeout); beyond
+    /// them a client is refused at once with "the server is busy".
+    #[arg(long, default_value_t = 64)]
+    pub max_queue: usize,
+    /// Channel security: our identity and the client certificates accepted.
+    #[command(flatten)]
+    pub link: LinkArgs,
+    /// Fetching the material from a dealer over TLS first.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 /// Run the subcommand.
@@ -54,6 +72,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Arc::new(weights::load(&plan, &args.weights).with_context(|| {
             format!("the weights {} do not fit the plan", args.weights.display())
         })?);
+    let security = Arc::new(args.link.security("client")?);
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    args.fetch.fetch_if_asked(
+        &security,
+        Party::Server,
+        plan.hash()?,
+        &args.material,
+        timeout,
+    )?;
     let dir = materials::party_dir(&args.material, Party::Server);
     let (fresh, used) = materials::census(&dir);
     if fresh == 0 {
@@ -78,12 +105,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if fresh == 1 { "y" } else { "ies" },
         dir.display()
     );
-    eprintln!("security: semi-honest parties, non-colluding dealer; plaintext TCP (no encryption, no peer authentication)");
+    eprintln!(
+        "security: semi-honest parties, non-colluding dealer; {}",
+        security.describe("client")
+    );
     let config = ChannelConfig {
-        read_timeout: Duration::from_secs(args.timeout.max(1)),
-        ..ChannelConfig::default()
+        read_timeout: timeout,
+        // Until the request names its batch, nothing larger is expected.
+        max_frame: MIN_FRAME,
     };
     listener.set_nonblocking(true)?;
+    let admission = Admission::new(args.max_sessions, args.max_queue);
+    let refuse = refuser(Arc::clone(&security), Arc::clone(&admission), config);
     let active = Arc::new(AtomicUsize::new(0));
     let served = Arc::new(AtomicUsize::new(0));
     let mut accepted = 0usize;
@@ -99,25 +132,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         match listener.accept() {
             Ok((stream, peer)) => {
+                let Some(ticket) = admission.try_enter() else {
+                    eprintln!(
+                        "refused a connection from {peer}: {}",
+                        admission.busy_message()
+                    );
+                    if refuse.try_send(stream).is_err() {
+                        eprintln!("(too many refusals pending: closed without a message)");
+                    }
+                    continue;
+                };
                 accepted += 1;
                 active.fetch_add(1, Ordering::SeqCst);
-                let (plan, bound, dir, active, served) = (
+                let (security, plan, bound, dir, active, served) = (
+                    Arc::clone(&security),
                     Arc::clone(&plan),
                     Arc::clone(&bound),
                     dir.clone(),
                     Arc::clone(&active),
                     Arc::clone(&served),
                 );
-                std::thread::spawn(move || {
-                    match serve_one(stream, &plan, &bound, &dir, config) {
-                        Ok(line) => {
-                            served.fetch_add(1, Ordering::SeqCst);
-                            eprintln!("query from {peer}: {line}");
+                let spawned = std::thread::Builder::new()
+                    .name("chimera-session".into())
+                    .spawn(move || {
+                        match serve_one(stream, ticket, &security, &plan, &bound, &dir, config) {
+                            Ok(line) => {
+                                served.fetch_add(1, Ordering::SeqCst);
+                                eprintln!("query from {peer}: {line}");
+                            }
+                            Err(e) => eprintln!("query from {peer} failed: {e:#}"),
                         }
-                        Err(e) => eprintln!("query from {peer} failed: {e:#}"),
-                    }
-                    active.fetch_sub(1, Ordering::SeqCst);
-                });
+                        active.fetch_sub(1, Ordering::SeqCst);
+                    });
+                if let Err(e) = spawned {
+                    eprintln!("cannot start a session thread: {e}");
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(2));
@@ -143,16 +192,45 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The thread that tells connections beyond the admission limits "the
+/// server is busy" (after the TLS handshake, so the client can trust the
+/// message); its queue is short, and a connection that does not fit is closed.
+fn refuser(
+    security: Arc<Security>,
+    admission: Arc<Admission>,
+    config: ChannelConfig,
+) -> SyncSender<TcpStream> {
+    let (tx, rx) = sync_channel::<TcpStream>(8);
+    let config = ChannelConfig {
+        read_timeout: config.read_timeout.min(Duration::from_secs(5)),
+        ..config
+    };
+    std::thread::spawn(move || {
+        for stream in rx {
+            if let Ok(mut ch) = security.accept(stream, config) {
+                ch.abort(&admission.busy_message());
+            }
+        }
+    });
+    tx
+}
+
 /// One connection: read the request, claim its material, run the query.
 fn serve_one(
     stream: TcpStream,
+    mut ticket: Ticket,
+    security: &Security,
     plan: &Plan,
     bound: &BoundWeights,
     dir: &Path,
     config: ChannelConfig,
 ) -> anyhow::Result<String> {
-    stream.set_nonblocking(false)?;
-    let mut ch = TcpChannel::from_stream(stream, config)?;
+    let mut ch = security.accept(stream, config)?;
+    if !ticket.wait_for_slot(config.read_timeout) {
+        let busy = ticket.busy_message();
+        ch.abort(&busy);
+        anyhow::bail!(busy);
+    }
     let request = ch.recv().context("reading the query request")?;
     let request = match Request::decode(&request) {
         Ok(r) => r,
@@ -161,8 +239,12 @@ fn serve_one(
             anyhow::bail!(reason);
         }
     };
-    let material = materials::claim_session(dir, &request.session)
-        .and_then(|bundle| Ok(PartyMaterial::open(bundle, plan.hash()?, request.session)?));
+    let material = materials::claim_session(dir, &request.session).and_then(|bundle| {
+        materials::check_bundle(plan, &bundle, request.batch as usize).with_context(|| {
+            format!("the bundle {} is now used", &bundle.session.to_hex()[..12])
+        })?;
+        Ok(PartyMaterial::open(bundle, plan.hash()?, request.session)?)
+    });
     let mut material = match material {
         Ok(m) => m,
         Err(e) => {
@@ -170,8 +252,11 @@ fn serve_one(
             return Err(e);
         }
     };
+    // The material fits this batch, so the plan bounds every frame from now on.
+    ch.set_max_frame(plan_max_frame(plan, request.batch as usize)?);
     ch.send(session_request::ACCEPT)?;
     ch.flush()?;
+    let link = ch.describe();
     let mut metered = Metered::new(&mut ch);
     let result = exec::run_server(
         plan,
@@ -180,9 +265,11 @@ fn serve_one(
         &mut metered,
         request.batch as usize,
     )?;
+    ch.confirm_transcript()?;
     let q = result.stats.query;
     Ok(format!(
-        "session {}, batch {}: answered in {:.2} ms online; sent {} B, received {} B in {} flight(s)",
+        "{}, session {}, batch {}: answered in {:.2} ms online; sent {} B, received {} B in {} flight(s)",
+        link,
         &request.session.to_hex()[..12],
         request.batch,
         result.stats.online_seconds * 1e3,

@@ -1,9 +1,12 @@
 //! End-to-end private inference with real processes: `chimera run`, and
 //! `chimera dealer` + `serve` + `query` started separately, including the
 //! failure cases a deployment meets (used-up or foreign material, weights
-//! that do not fit, a bad input, a port in use).
+//! that do not fit, a bad input, a port in use). Server and client talk
+//! mutual TLS with keys minted per test (`tests/tls_cli.rs` covers refusals).
 
+use chimera_runtime::identity::GeneratedIdentity;
 use serde_json::Value;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -30,6 +33,27 @@ fn scratch(tag: &str) -> PathBuf {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The TLS flags of each party: its identity and the other's pinned
+/// certificate, minted in `dir/keys`. A material directory `M` gets its keys
+/// from its parent, so every test of this file uses one pair of keys.
+fn link_flags(material: &Path, me: &str, peer: &str) -> Vec<OsString> {
+    let keys = material.parent().unwrap_or(material).join("keys");
+    for name in ["server", "client"] {
+        if !keys.join(format!("{name}.key")).exists() {
+            GeneratedIdentity::generate(name, 1)
+                .unwrap()
+                .write(&keys, name)
+                .unwrap();
+        }
+    }
+    vec![
+        "--identity".into(),
+        keys.join(format!("{me}.crt")).into(),
+        "--accept".into(),
+        keys.join(format!("{peer}.crt")).into(),
+    ]
 }
 
 fn deal(plan: &Path, out: &Path, queries: usize, batch: usize) {
@@ -59,6 +83,11 @@ fn serve(plan: &Path, weights: &Path, material: &Path, extra: &[&str]) -> (Child
         .arg("--material")
         .arg(material)
         .args(["--listen", "127.0.0.1:0", "--timeout", "10"])
+        .args(if extra.contains(&"--insecure-plaintext") {
+            Vec::new()
+        } else {
+            link_flags(material, "server", "client")
+        })
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -85,6 +114,7 @@ fn query(plan: &Path, input: &Path, material: &Path, addr: &str) -> Output {
         .arg("--material")
         .arg(material)
         .args(["--connect", addr, "--json", "--timeout", "10"])
+        .args(link_flags(material, "client", "server"))
         .output()
         .unwrap()
 }
@@ -257,6 +287,7 @@ fn weights_that_do_not_fit_the_plan_are_refused_at_start() {
         .arg("--material")
         .arg(dir.join("m"))
         .args(["--listen", "127.0.0.1:0"])
+        .args(link_flags(&dir.join("m"), "server", "client"))
         .output()
         .unwrap();
     assert!(!o.status.success());
@@ -311,6 +342,7 @@ fn a_port_in_use_is_a_clear_error() {
         .arg("--material")
         .arg(dir.join("m"))
         .args(["--listen", &addr])
+        .args(link_flags(&dir.join("m"), "server", "client"))
         .output()
         .unwrap();
     assert!(!o.status.success());
@@ -329,7 +361,9 @@ fn a_client_killed_mid_run_leaves_the_server_serving() {
         &material,
         &[],
     );
-    // A client that connects, sends a valid request, then disappears.
+    // A connection that sends the start of a plaintext request, then
+    // disappears (the TLS server refuses it; the fault tests in
+    // `tests/faults.rs` kill real TLS peers mid-run).
     {
         use std::io::Write;
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
@@ -343,4 +377,72 @@ fn a_client_killed_mid_run_leaves_the_server_serving() {
     server.kill().unwrap();
     let s = server.wait_with_output().unwrap();
     assert!(stderr(&s).contains("failed"), "{}", stderr(&s));
+}
+
+#[test]
+fn missing_material_is_a_clear_error_on_either_side() {
+    let dir = scratch("nomat");
+    let plan = example("netD_chameleon.nn");
+    let nowhere = dir.join("m");
+    let o = chimera()
+        .arg("serve")
+        .arg(&plan)
+        .arg("--weights")
+        .arg(example("netD_chameleon.safetensors"))
+        .arg("--material")
+        .arg(&nowhere)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(link_flags(&nowhere, "server", "client"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains(&nowhere.display().to_string()),
+        "names the path: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let o = query(
+        &plan,
+        &example("inputs/mnist_0.npy"),
+        &nowhere,
+        "127.0.0.1:9",
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains(&nowhere.display().to_string()),
+        "names the path: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_malformed_input_file_is_refused_before_using_material() {
+    let dir = scratch("badnpy");
+    let plan = example("netD_chameleon.nn");
+    deal(&plan, &dir.join("m"), 1, 1);
+    let bad = dir.join("x.npy");
+    // The right magic and a header that breaks off: not a readable .npy.
+    std::fs::write(
+        &bad,
+        b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': Fal",
+    )
+    .unwrap();
+    let o = query(&plan, &bad, &dir.join("m"), "127.0.0.1:9");
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("x.npy"), "names the file: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let unused = std::fs::read_dir(dir.join("m/client"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".mat")
+        })
+        .count();
+    assert_eq!(unused, 1, "the material was not consumed");
 }

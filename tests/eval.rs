@@ -281,3 +281,44 @@ fn the_number_of_inputs_must_match_the_network() {
         stderr(&out)
     );
 }
+
+/// A report whose reader goes away (`chimera eval ... | head`) ends quietly:
+/// killed by SIGPIPE like `cat`, not a panic message on stderr. The output
+/// (2000 rows of JSON, far more than a pipe buffers) cannot fit in the pipe,
+/// so the write to the closed pipe does happen.
+#[test]
+fn eval_into_a_closed_pipe_ends_without_a_panic() {
+    use chimera_runtime::tensor_io::{save_npy, NpyDtype, Tensor};
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let dir = std::env::temp_dir().join(format!("chimera-eval-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("x.npy");
+    let rows = 2000;
+    let x = Tensor {
+        shape: vec![rows, 784],
+        data: (0..rows * 784).map(|i| (i % 255) as f64 / 255.0).collect(),
+    };
+    save_npy(&input, &x, NpyDtype::F32).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chimera"))
+        .current_dir(common::root())
+        .args(["eval", "examples/netA_secureml.nn", "--weights"])
+        .arg("examples/netA_secureml.safetensors")
+        .arg("--input")
+        .arg(&input)
+        .arg("--json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is closed here (the handle was dropped).
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

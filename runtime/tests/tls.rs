@@ -330,3 +330,47 @@ fn garbage_and_expired_pem_files_give_clear_errors() {
     let err = again.write(&dir, "good").unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
 }
+
+/// A receiver that lowered its frame limit (`set_max_frame`, as the parties
+/// do once the plan and batch are known) refuses a larger frame from its
+/// header, over TLS as over TCP, and still sends within its own limit.
+#[test]
+fn a_lowered_frame_limit_refuses_larger_frames_over_tls_and_tcp() {
+    let ids = pair("limit");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sid, server_pins) = (ids.server.clone(), pins(&[&ids.client]));
+    let server = thread::spawn(move || {
+        let mut ch = TlsChannel::accept(&listener, &sid, &server_pins, cfg()).unwrap();
+        ch.set_max_frame(1024);
+        assert_eq!(ch.recv_u64s(128).unwrap().len(), 128, "exactly the limit");
+        ch.recv_frame().unwrap_err().to_string()
+    });
+    let mut ch = TlsChannel::connect(addr, &ids.client, &pins(&[&ids.server]), cfg()).unwrap();
+    ch.send_u64s(&[7; 128]).unwrap();
+    ch.send_u64s(&[7; 129]).unwrap();
+    ch.flush().unwrap();
+    assert_eq!(
+        server.join().unwrap(),
+        "the peer misbehaved: u64 words frame of 1032 bytes exceeds the limit of 1024 bytes"
+    );
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let mut ch = TcpChannel::accept(&listener, cfg()).unwrap();
+        ch.set_max_frame(1024);
+        let err = ch.recv_frame().unwrap_err().to_string();
+        let refused = ch.send_u64s(&[1; 129]).unwrap_err().to_string();
+        (err, refused)
+    });
+    let mut ch = TcpChannel::connect(addr, cfg()).unwrap();
+    ch.send_u64s(&[7; 129]).unwrap();
+    ch.flush().unwrap();
+    let (err, refused) = server.join().unwrap();
+    assert_eq!(
+        err,
+        "the peer misbehaved: u64 words frame of 1032 bytes exceeds the limit of 1024 bytes"
+    );
+    assert!(refused.contains("limit is 1024 bytes"), "{refused}");
+}

@@ -3,8 +3,11 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod check;
 pub mod mnist;
+pub mod proxy;
 pub mod random;
+pub mod reaped;
 
 use chimera_runtime::plan::SavedPlan;
 use std::path::PathBuf;

@@ -42,6 +42,13 @@ pub fn memory_pair_with(config: ChannelConfig) -> (MemoryChannel, MemoryChannel)
 }
 
 impl MemoryChannel {
+    /// Change the largest frame accepted or sent from now on, e.g. to the
+    /// largest message a plan can send once the query's batch is known, so a
+    /// peer cannot make us buffer more than the protocol ever needs.
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.config.max_frame = max_frame;
+    }
+
     /// Put raw bytes on the wire as if they were a frame (tests of the
     /// peer's decoder).
     pub fn send_raw(&mut self, bytes: Vec<u8>) -> Result<(), TransportError> {

@@ -30,14 +30,15 @@
 //! forever.
 
 pub mod frame;
-mod hello;
+pub mod limits;
 mod memory;
 mod metered;
+pub mod shaper;
 mod tcp;
 mod tls;
 
 pub use frame::{Frame, FrameKind, DEFAULT_MAX_FRAME, HEADER_LEN};
-pub use hello::handshake;
+pub use limits::{plan_max_frame, MIN_FRAME};
 pub use memory::{memory_pair, memory_pair_with, MemoryChannel};
 pub use metered::Metered;
 pub use tcp::TcpChannel;

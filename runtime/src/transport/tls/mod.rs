@@ -346,6 +346,13 @@ impl TlsChannel {
         })
     }
 
+    /// Change the largest frame accepted or sent from now on, e.g. to the
+    /// largest message a plan can send once the query's batch is known, so a
+    /// peer cannot make us buffer more than the protocol ever needs.
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.config.max_frame = max_frame;
+    }
+
     /// The fingerprint of the certificate the peer authenticated with.
     pub fn peer_fingerprint(&self) -> Fingerprint {
         self.peer

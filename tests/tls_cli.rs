@@ -1,0 +1,246 @@
+//! `chimera serve` and `query` over mutual TLS, as real processes: a client
+//! whose certificate the server does not pin is refused before any protocol
+//! message (its material stays unused on both sides), a server the client
+//! does not pin is refused by the client, plaintext and TLS never mix
+//! silently, and `--insecure-plaintext` is explicit and announced.
+
+mod common;
+
+use chimera_runtime::identity::GeneratedIdentity;
+use common::reaped::Reaped;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn chimera() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_chimera"))
+}
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch directory with material for `queries` netD queries and keys
+/// for `server`, `client` and `stranger`.
+fn setup(tag: &str, queries: usize) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chimera-tls-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = chimera()
+        .arg("dealer")
+        .arg(example("netD_chameleon.nn"))
+        .args(["--queries", &queries.to_string(), "--quiet", "--out"])
+        .arg(dir.join("m"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in ["server", "client", "stranger"] {
+        GeneratedIdentity::generate(name, 1)
+            .unwrap()
+            .write(&dir.join("keys"), name)
+            .unwrap();
+    }
+    dir
+}
+
+fn tls(dir: &Path, me: &str, peer: &str) -> Vec<OsString> {
+    vec![
+        "--identity".into(),
+        dir.join("keys").join(format!("{me}.crt")).into(),
+        "--accept".into(),
+        dir.join("keys").join(format!("{peer}.crt")).into(),
+    ]
+}
+
+fn plaintext() -> Vec<OsString> {
+    vec!["--insecure-plaintext".into()]
+}
+
+fn serve(dir: &Path, link: Vec<OsString>) -> (Reaped, String) {
+    let mut child = chimera()
+        .arg("serve")
+        .arg(example("netD_chameleon.nn"))
+        .arg("--weights")
+        .arg(example("netD_chameleon.safetensors"))
+        .arg("--material")
+        .arg(dir.join("m"))
+        .args(["--listen", "127.0.0.1:0", "--timeout", "5"])
+        .args(link)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
+        .to_string();
+    (Reaped::new(child), addr)
+}
+
+fn query(dir: &Path, addr: &str, link: Vec<OsString>) -> Output {
+    chimera()
+        .arg("query")
+        .arg(example("netD_chameleon.nn"))
+        .arg("--input")
+        .arg(example("inputs/mnist_0.npy"))
+        .arg("--material")
+        .arg(dir.join("m"))
+        .args(["--connect", addr, "--timeout", "5"])
+        .args(link)
+        .output()
+        .unwrap()
+}
+
+fn fresh(dir: &Path, party: &str) -> usize {
+    std::fs::read_dir(dir.join("m").join(party))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".mat")
+        })
+        .count()
+}
+
+/// Stop the server and return its log.
+fn stop(server: Reaped) -> String {
+    let mut server = server.into_inner();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = server.kill();
+    stderr(&server.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_client_without_an_accepted_certificate_is_refused_before_any_protocol_message() {
+    let dir = setup("stranger", 1);
+    let (server, addr) = serve(&dir, tls(&dir, "server", "client"));
+    let o = query(&dir, &addr, tls(&dir, "stranger", "server"));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("the server refused our certificate"),
+        "the refused client says so: {err}"
+    );
+    // No request reached the server, and the client claims material only
+    // after authenticating the server: both bundles are still unused.
+    assert_eq!(fresh(&dir, "server"), 1);
+    assert_eq!(fresh(&dir, "client"), 1);
+    // The same server still answers its real client.
+    let o = query(&dir, &addr, tls(&dir, "client", "server"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("label 7"));
+    let log = stop(server);
+    assert!(
+        log.contains("refused the client's certificate"),
+        "the server names the refusal: {log}"
+    );
+    assert!(log.contains("mutual TLS 1.3"), "{log}");
+}
+
+#[test]
+fn a_server_the_client_does_not_accept_is_refused_by_the_client() {
+    let dir = setup("imposter", 1);
+    // The "server" presents the stranger's certificate, which the client does not pin.
+    let (server, addr) = serve(&dir, tls(&dir, "stranger", "client"));
+    let o = query(&dir, &addr, tls(&dir, "client", "server"));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("refused the server's certificate"),
+        "the client names the refusal: {err}"
+    );
+    assert_eq!(fresh(&dir, "server"), 1, "no query reached the server");
+    let log = stop(server);
+    assert!(log.contains("failed"), "{log}");
+}
+
+#[test]
+fn plaintext_and_tls_never_mix_silently() {
+    let dir = setup("mix", 1);
+    // A plaintext client against a TLS server.
+    let (server, addr) = serve(&dir, tls(&dir, "server", "client"));
+    let o = query(&dir, &addr, plaintext());
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("requires TLS"), "{err}");
+    assert!(err.contains("--insecure-plaintext: this connection is plaintext"));
+    let log = stop(server);
+    assert!(log.contains("did not speak TLS"), "{log}");
+
+    // A TLS client against a plaintext server.
+    let dir = setup("mix2", 1);
+    let (server, addr) = serve(&dir, plaintext());
+    let o = query(&dir, &addr, tls(&dir, "client", "server"));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("the server did not speak TLS"), "{err}");
+    let log = stop(server);
+    assert!(log.contains("the client speaks TLS"), "{log}");
+    assert!(log.contains("--insecure-plaintext: this connection is plaintext"));
+}
+
+#[test]
+fn plaintext_works_only_when_asked_for_on_both_sides_and_is_announced() {
+    let dir = setup("plain", 1);
+    let (server, addr) = serve(&dir, plaintext());
+    let o = query(&dir, &addr, plaintext());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("neither encrypted nor authenticated"));
+    let log = stop(server);
+    assert!(log.contains("plaintext TCP (--insecure-plaintext"), "{log}");
+
+    // Without any security flag, nothing starts.
+    let o = query(&dir, "127.0.0.1:9", Vec::new());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no TLS identity"), "{}", stderr(&o));
+    // The two modes cannot be combined.
+    let mut link = tls(&dir, "client", "server");
+    link.extend(plaintext());
+    let o = query(&dir, "127.0.0.1:9", link);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+}
+
+#[test]
+fn run_defaults_to_tls_and_plaintext_is_opt_in() {
+    for (extra, channel) in [(None, "tls"), (Some("--insecure-plaintext"), "plaintext")] {
+        let o = chimera()
+            .arg("run")
+            .arg(example("netD_chameleon.nn"))
+            .arg("--weights")
+            .arg(example("netD_chameleon.safetensors"))
+            .arg("--input")
+            .arg(example("inputs/mnist_0.npy"))
+            .arg("--json")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["channel"], channel);
+        assert_eq!(v["output"][0]["rows"][0], 7);
+        assert_eq!(
+            v["measured"]["online_bytes"], v["predicted"]["online_bytes"],
+            "TLS does not change the counted bytes"
+        );
+        assert_eq!(
+            stderr(&o).contains("--insecure-plaintext: this connection is plaintext"),
+            extra.is_some()
+        );
+    }
+}
