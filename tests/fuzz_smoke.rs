@@ -1,4 +1,5 @@
-//! A bounded smoke run of every runtime fuzz target, without cargo-fuzz.
+//! A bounded smoke run of every runtime fuzz target and of the ONNX
+//! importer's (`import_onnx`), without cargo-fuzz.
 //!
 //! Each test feeds the committed corpus of one target (`fuzz/corpus/<target>/`),
 //! seeds generated here from real artifacts (the compiled netD plan, frames
