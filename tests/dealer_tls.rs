@@ -6,6 +6,9 @@
 
 mod common;
 
+use common::cli::{chimera, stderr};
+use common::example;
+
 use chimera_runtime::identity::GeneratedIdentity;
 use common::reaped::Reaped;
 use std::ffi::OsString;
@@ -13,20 +16,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-
-fn chimera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chimera"))
-}
-
-fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(name)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn cert(dir: &Path, name: &str) -> OsString {
     dir.join("keys").join(format!("{name}.crt")).into()

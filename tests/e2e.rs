@@ -4,36 +4,17 @@
 //! that do not fit, a bad input, a port in use). Server and client talk
 //! mutual TLS with keys minted per test (`tests/tls_cli.rs` covers refusals).
 
+mod common;
+
 use chimera_runtime::identity::GeneratedIdentity;
+use common::cli::{chimera, listening_addr, scratch, stderr};
+use common::example;
 use serde_json::Value;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+
+use std::path::Path;
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
-
-fn chimera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chimera"))
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn example(name: &str) -> PathBuf {
-    root().join("examples").join(name)
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chimera-e2e-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The TLS flags of each party: its identity and the other's pinned
 /// certificate, minted in `dir/keys`. A material directory `M` gets its keys
@@ -93,15 +74,7 @@ fn serve(plan: &Path, weights: &Path, material: &Path, extra: &[&str]) -> (Child
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-        .to_string();
+    let addr = listening_addr(&mut child);
     (child, addr)
 }
 

@@ -10,21 +10,15 @@
 
 mod common;
 
+use common::cli::scratch;
+
 use chimera_runtime::exec::RevealedOutput;
 use chimera_runtime::plan::{Encoding, Plan, Reveal};
 use chimera_runtime::tensor_io::{self, Batch, NpyDtype, Tensor};
 use common::check::{assert_matches_oracle, setup};
 use common::random::{random_weights, SplitMix64};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Command;
-
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chimera-e2e-ex-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// The client's outputs as `chimera run --json` printed them, typed like
 /// the executor's so the shared check applies.

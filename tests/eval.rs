@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::cli::stderr;
+
 use std::process::{Command, Output};
 
 /// True labels of MNIST test images 0..15 (`examples/README.md`).
@@ -17,10 +19,6 @@ fn chimera(args: &[&str]) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn eval(stem: &str, input: &str, extra: &[&str]) -> Output {

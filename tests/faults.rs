@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::cli::{chimera, listening_addr, stderr};
+
 use chimera_runtime::identity::{GeneratedIdentity, Identity, PinnedPeers};
 use chimera_runtime::transport::{plan_max_frame, Channel, ChannelConfig, TlsChannel};
 use common::proxy::{Dir, Fault, Framing, Proxy};
@@ -39,10 +41,6 @@ const CLEAR: &[&str] = &[
     "did not speak TLS",
     "is not a chimera query request",
 ];
-
-fn chimera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chimera"))
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -93,15 +91,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-            .to_string();
+        let addr = listening_addr(&mut child);
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&log);
         let stderr = child.stderr.take().unwrap();
@@ -179,10 +169,6 @@ fn query(dir: &Path, mode: Mode, addr: &str, input: &str) -> (Output, Duration) 
     let start = Instant::now();
     let o = query_cmd(dir, mode, addr, input).output().unwrap();
     (o, start.elapsed())
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn assert_clear(who: &str, text: &str) {

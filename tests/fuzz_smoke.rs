@@ -12,6 +12,9 @@
 //! With `CHIMERA_WRITE_FUZZ_SEEDS=<dir>` set, the generated seeds are also
 //! written to `<dir>/<target>/` (this is how the corpora were seeded).
 
+mod common;
+
+use common::root;
 #[path = "../fuzz/checks.rs"]
 mod checks;
 
@@ -21,10 +24,6 @@ use chimera_runtime::prg::Seed;
 use chimera_runtime::transport::frame::encode_frame;
 use chimera_runtime::transport::FrameKind;
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Every file of `fuzz/corpus/<target>/`.
 fn corpus(target: &str) -> Vec<Vec<u8>> {

@@ -2,12 +2,10 @@
 //! a certificate that load back as an identity with the printed fingerprint,
 //! and refuses to overwrite a key or to use an unsafe name.
 
-use chimera_runtime::identity::{Identity, PinnedPeers};
-use std::process::Command;
+mod common;
 
-fn chimera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chimera"))
-}
+use chimera_runtime::identity::{Identity, PinnedPeers};
+use common::cli::chimera;
 
 #[test]
 fn keygen_writes_a_loadable_identity_and_prints_its_fingerprint() {

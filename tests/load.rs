@@ -7,12 +7,15 @@
 
 mod common;
 
+use common::cli::{chimera, listening_addr, stderr};
+use common::example;
+
 use chimera_runtime::identity::{GeneratedIdentity, Identity, PinnedPeers};
 use chimera_runtime::tensor_io::{load_npy, save_npy, NpyDtype, Tensor};
 use chimera_runtime::transport::{ChannelConfig, TlsChannel};
 use common::reaped::Reaped;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -20,20 +23,6 @@ use std::time::{Duration, Instant};
 /// The plaintext fixed-point oracle's labels of the first 16 MNIST test
 /// images under netA (the same as `tests/e2e.rs` checks for the batch).
 const LABELS: [usize; 16] = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6, 9, 0, 1, 5];
-
-fn chimera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chimera"))
-}
-
-fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(name)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Material for `queries` netA queries, keys, and the 16 digits as one file each.
 fn setup(tag: &str, queries: usize) -> PathBuf {
@@ -90,15 +79,7 @@ fn serve(dir: &Path, extra: &[&str]) -> (Reaped, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-        .to_string();
+    let addr = listening_addr(&mut child);
     (Reaped::new(child), addr)
 }
 

@@ -11,13 +11,15 @@
 //!
 //! Nothing here needs Python: the reference outputs are committed `.npy` files.
 
+mod common;
+
 use chimera_compiler::onnx::{self, ExternalData, ImportOptions, Imported, Reveal};
 use chimera_runtime::oracle::{self, Mode};
 use chimera_runtime::tensor_io::{load_npy, Tensor};
 use chimera_runtime::weights;
+use common::cli::chimera;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Every test model, by file stem.
 const MODELS: [&str; 9] = [
@@ -218,10 +220,6 @@ fn reveal_label_reveals_only_the_predicted_class() {
         .saved
         .plan;
     assert_eq!(plan.outputs.len(), 1);
-}
-
-fn chimera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chimera"))
 }
 
 fn scratch(tag: &str) -> PathBuf {

@@ -6,27 +6,16 @@
 
 mod common;
 
+use common::cli::{chimera, listening_addr, stderr};
+use common::example;
+
 use chimera_runtime::identity::GeneratedIdentity;
 use common::reaped::Reaped;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
-
-fn chimera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chimera"))
-}
-
-fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(name)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A scratch directory with material for `queries` netD queries and keys
 /// for `server`, `client` and `stranger`.
@@ -78,15 +67,7 @@ fn serve(dir: &Path, link: Vec<OsString>) -> (Reaped, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("server did not start: {line:?}"))
-        .to_string();
+    let addr = listening_addr(&mut child);
     (Reaped::new(child), addr)
 }
 

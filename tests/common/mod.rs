@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod check;
+pub mod cli;
 pub mod mnist;
 pub mod proxy;
 pub mod random;
