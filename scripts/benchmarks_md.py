@@ -409,7 +409,11 @@ def generate(lan, lan_path, wan, wan_path):
         "",
         "Each case is real separate processes: one `chimera dealer` for all its queries, one "
         "`chimera serve`, and one `chimera query` process per query over TCP. *Online latency* "
-        "is the client's query after the session set-up (inputs, every step, the reveal); "
+        "is the client's query after the session set-up (inputs, every step, the reveal), up to "
+        "the moment the client holds its result; the link's closing transcript confirmation "
+        "(one more round trip of a 68-byte frame each way, `docs/security.md`) follows it and "
+        "is neither timed nor counted here, so a user waits one extra round trip (about 50 ms "
+        "on the emulated WAN) before the result is printed; "
         "*ahead of query* is what the client's channel counts in that set-up, before its input "
         "is used (the preamble, the masked weights of every linear layer, and whatever other "
         "input-independent data the executor sends ahead). *Predicted* figures come "
