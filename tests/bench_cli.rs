@@ -261,7 +261,8 @@ fn the_committed_benchmarks_doc_is_what_the_script_makes_of_the_committed_json()
         "python3 scripts/benchmarks_md.py",
         "emulated",
         "Chameleon",
-        "netD_chameleon",
+        "netD (Chameleon)",
+        "≥ 500 inferences/s online",
     ] {
         assert!(made.contains(needle), "`{needle}` missing from the doc");
     }
