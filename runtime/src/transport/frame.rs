@@ -75,6 +75,24 @@ pub struct Frame {
     pub payload: Vec<u8>,
 }
 
+/// Read one frame header with `read_full` (which fills as much of the buffer
+/// as the stream holds and returns how many bytes it read) and check it: a
+/// stream that ends before any header byte is a closed peer, one that ends
+/// inside the header is a truncated frame. Shared by every byte-stream channel.
+pub fn read_header(
+    read_full: impl FnOnce(&mut [u8]) -> Result<usize, TransportError>,
+    max_frame: usize,
+) -> Result<(FrameKind, usize), TransportError> {
+    let mut header = [0u8; HEADER_LEN];
+    match read_full(&mut header)? {
+        0 => Err(TransportError::PeerClosed),
+        HEADER_LEN => decode_header(&header, max_frame),
+        n => Err(TransportError::PeerMisbehaved(format!(
+            "truncated frame: the connection ended after {n} header bytes"
+        ))),
+    }
+}
+
 /// Check a header and return the kind and payload length it announces.
 pub fn decode_header(
     header: &[u8; HEADER_LEN],

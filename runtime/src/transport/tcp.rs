@@ -13,7 +13,7 @@
 //! peer is alive but stopped reading, that wait ends at the write timeout
 //! (the configured read timeout), never later.
 
-use super::frame::{decode_header, encode_frame, HEADER_LEN};
+use super::frame::{encode_frame, read_header, HEADER_LEN};
 use super::TransportError;
 use super::{check_abort, Channel, ChannelConfig, ChannelStats, Counter, Frame, FrameKind};
 use std::io::{self, BufReader, BufWriter, ErrorKind, Read, Write};
@@ -243,17 +243,8 @@ impl Channel for TcpChannel {
     }
 
     fn recv_frame(&mut self) -> Result<Frame, TransportError> {
-        let mut header = [0u8; HEADER_LEN];
-        match self.read_full(&mut header)? {
-            0 => return Err(TransportError::PeerClosed),
-            HEADER_LEN => {}
-            n => {
-                return Err(TransportError::PeerMisbehaved(format!(
-                    "truncated frame: the connection ended after {n} header bytes"
-                )))
-            }
-        }
-        let (kind, len) = decode_header(&header, self.config.max_frame)?;
+        let max_frame = self.config.max_frame;
+        let (kind, len) = read_header(|buf| self.read_full(buf), max_frame)?;
         let mut payload = Vec::with_capacity(len.min(MAX_PREALLOC));
         (&mut self.reader)
             .take(len as u64)

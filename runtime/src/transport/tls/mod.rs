@@ -43,7 +43,7 @@ mod verify;
 
 pub use verify::NotPinned;
 
-use super::frame::{decode_header, encode_frame, encode_header, HEADER_LEN};
+use super::frame::{encode_frame, encode_header, read_header, HEADER_LEN};
 use super::TransportError;
 use super::{check_abort, Channel, ChannelConfig, ChannelStats, Counter, Frame, FrameKind};
 use crate::identity::{Fingerprint, Identity, PinnedPeers};
@@ -649,17 +649,8 @@ impl Channel for TlsChannel {
     }
 
     fn recv_frame(&mut self) -> Result<Frame, TransportError> {
-        let mut header = [0u8; HEADER_LEN];
-        match self.read_full(&mut header)? {
-            0 => return Err(TransportError::PeerClosed),
-            HEADER_LEN => {}
-            n => {
-                return Err(TransportError::PeerMisbehaved(format!(
-                    "truncated frame: the connection ended after {n} header bytes"
-                )))
-            }
-        }
-        let (kind, len) = decode_header(&header, self.config.max_frame)?;
+        let max_frame = self.config.max_frame;
+        let (kind, len) = read_header(|buf| self.read_full(buf), max_frame)?;
         let mut payload = Vec::with_capacity(len.min(MAX_PREALLOC));
         while payload.len() < len {
             let start = payload.len();
