@@ -15,8 +15,10 @@ machine state), so a test can regenerate the document and compare it with the
 committed one. Python standard library only.
 
 Published figures of other systems are quoted exactly as their papers print
-them (units and rounding included) with the paper, the table and the setting;
-only figures checked against the paper text are listed.
+them (units and rounding included) with the paper, the table and the setting.
+Figures read in a paper's own text name the address they were read at; figures
+taken from the project's requirements (issue 6) without a copy of the paper's
+table at hand are listed and marked as not re-checked.
 """
 
 import argparse
@@ -401,7 +403,10 @@ def comparison(lan, wan):
     for m in models:
         l1 = find(lan, m, 1)
         w1 = find(wan, m, 1)
-        pubs = [sys_ for (model, sys_, _, _, _) in PUBLISHED if model == m]
+        pubs = []
+        for model, sys_, _, _, _ in PUBLISHED:
+            if model == m and sys_ not in pubs:
+                pubs.append(sys_)
         rows.append(
             "| {n} | {l} | {w} | {b} | {p} |".format(
                 n=SHORT.get(m, m),
