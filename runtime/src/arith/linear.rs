@@ -29,21 +29,35 @@ pub struct Conv2dShape {
 
 impl Conv2dShape {
     /// Output `[out_channels, out_h, out_w]`, or `None` if the geometry is
-    /// impossible (zero stride or kernel, kernel larger than the padded input).
+    /// impossible (zero stride or kernel, kernel larger than the padded input,
+    /// a padded size that overflows `usize`). Never panics, whatever the
+    /// numbers: shapes also arrive from files.
     pub fn output(&self) -> Option<[usize; 3]> {
         let [_, h, w] = self.input;
         let [kh, kw] = self.kernel;
         let [sh, sw] = self.stride;
         let [ph, pw] = self.padding;
-        if kh == 0 || kw == 0 || sh == 0 || sw == 0 || h + 2 * ph < kh || w + 2 * pw < kw {
+        if kh == 0 || kw == 0 || sh == 0 || sw == 0 {
+            return None;
+        }
+        let padded_h = h.checked_add(ph.checked_mul(2)?)?;
+        let padded_w = w.checked_add(pw.checked_mul(2)?)?;
+        if padded_h < kh || padded_w < kw {
             return None;
         }
         Some([
             self.out_channels,
-            (h + 2 * ph - kh) / sh + 1,
-            (w + 2 * pw - kw) / sw + 1,
+            (padded_h - kh) / sh + 1,
+            (padded_w - kw) / sw + 1,
         ])
     }
+}
+
+/// The product of `factors`, or `None` if it overflows `usize`.
+fn checked_product(factors: &[usize]) -> Option<usize> {
+    factors
+        .iter()
+        .try_fold(1usize, |acc, &f| acc.checked_mul(f))
 }
 
 /// A linear layer's shape: what `L(W, x)` computes.
@@ -66,6 +80,10 @@ pub enum ShapeError {
     /// The geometry itself is impossible.
     #[error("impossible convolution geometry {0:?}")]
     Geometry(Conv2dShape),
+    /// A size of the layer (weights, input, output or multiply-adds)
+    /// overflows `usize`.
+    #[error("layer {0:?} is too large: its sizes overflow")]
+    TooLarge(LinearShape),
     /// An operand has the wrong number of elements.
     #[error("{what} has {got} elements, the layer needs {expected}")]
     Length {
@@ -91,44 +109,81 @@ fn check(what: &'static str, got: usize, expected: usize) -> Result<(), ShapeErr
 }
 
 impl LinearShape {
-    /// Elements of `W`.
+    fn checked_weight_len(&self) -> Option<usize> {
+        match self {
+            LinearShape::Dense { inputs, outputs } => inputs.checked_mul(*outputs),
+            LinearShape::Conv2d(c) => {
+                checked_product(&[c.out_channels, c.input[0], c.kernel[0], c.kernel[1]])
+            }
+        }
+    }
+
+    fn checked_input_len(&self) -> Option<usize> {
+        match self {
+            LinearShape::Dense { inputs, .. } => Some(*inputs),
+            LinearShape::Conv2d(c) => checked_product(&c.input),
+        }
+    }
+
+    fn checked_output_len(&self) -> Option<usize> {
+        match self {
+            LinearShape::Dense { outputs, .. } => Some(*outputs),
+            LinearShape::Conv2d(c) => c.output().map_or(Some(0), |o| checked_product(&o)),
+        }
+    }
+
+    fn checked_macs(&self) -> Option<usize> {
+        match self {
+            LinearShape::Dense { inputs, outputs } => inputs.checked_mul(*outputs),
+            LinearShape::Conv2d(c) => checked_product(&[
+                self.checked_output_len()?,
+                c.input[0],
+                c.kernel[0],
+                c.kernel[1],
+            ]),
+        }
+    }
+
+    /// Elements of `W` (`usize::MAX` if that overflows, which
+    /// [`validate`](Self::validate) refuses).
     pub fn weight_len(&self) -> usize {
-        match self {
-            LinearShape::Dense { inputs, outputs } => inputs * outputs,
-            LinearShape::Conv2d(c) => c.out_channels * c.input[0] * c.kernel[0] * c.kernel[1],
-        }
+        self.checked_weight_len().unwrap_or(usize::MAX)
     }
 
-    /// Elements of one input `x`.
+    /// Elements of one input `x` (`usize::MAX` on overflow, refused by
+    /// [`validate`](Self::validate)).
     pub fn input_len(&self) -> usize {
-        match self {
-            LinearShape::Dense { inputs, .. } => *inputs,
-            LinearShape::Conv2d(c) => c.input.iter().product(),
-        }
+        self.checked_input_len().unwrap_or(usize::MAX)
     }
 
-    /// Elements of one output `y` (0 for an impossible geometry).
+    /// Elements of one output `y` (0 for an impossible geometry, `usize::MAX`
+    /// on overflow; [`validate`](Self::validate) refuses both).
     pub fn output_len(&self) -> usize {
-        match self {
-            LinearShape::Dense { outputs, .. } => *outputs,
-            LinearShape::Conv2d(c) => c.output().map_or(0, |o| o.iter().product()),
-        }
+        self.checked_output_len().unwrap_or(usize::MAX)
     }
 
-    /// Number of multiply-adds of one evaluation.
+    /// Number of multiply-adds of one evaluation (`usize::MAX` on overflow,
+    /// refused by [`validate`](Self::validate)).
     pub fn macs(&self) -> usize {
-        match self {
-            LinearShape::Dense { inputs, outputs } => inputs * outputs,
-            LinearShape::Conv2d(c) => self.output_len() * c.input[0] * c.kernel[0] * c.kernel[1],
-        }
+        self.checked_macs().unwrap_or(usize::MAX)
     }
 
-    /// Check the geometry.
+    /// Check the geometry, and that every size of the layer fits `usize`
+    /// (so the length functions above return exact counts).
     pub fn validate(&self) -> Result<(), ShapeError> {
-        match self {
-            LinearShape::Dense { .. } => Ok(()),
-            LinearShape::Conv2d(c) => c.output().map(|_| ()).ok_or(ShapeError::Geometry(*c)),
+        if let LinearShape::Conv2d(c) = self {
+            c.output().ok_or(ShapeError::Geometry(*c))?;
         }
+        let sizes = [
+            self.checked_weight_len(),
+            self.checked_input_len(),
+            self.checked_output_len(),
+            self.checked_macs(),
+        ];
+        if sizes.iter().any(Option::is_none) {
+            return Err(ShapeError::TooLarge(*self));
+        }
+        Ok(())
     }
 
     /// `L(W, x)` for a batch: `xs` holds `rows` inputs back to back; returns
@@ -351,5 +406,56 @@ mod tests {
             conv2d_plain(&[0; 9], &[0; 4], &bad),
             Err(ShapeError::Geometry(bad))
         );
+    }
+
+    /// Shapes also come from files (plans, material headers): sizes that
+    /// overflow `usize` are an error from `validate`, never an arithmetic
+    /// panic in the length functions.
+    #[test]
+    fn overflowing_sizes_are_refused_without_panicking() {
+        let padded_overflow = Conv2dShape {
+            input: [1, usize::MAX, 1],
+            out_channels: 1,
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: [usize::MAX / 2 + 1, 0],
+        };
+        assert_eq!(padded_overflow.output(), None);
+        let ls = LinearShape::Conv2d(padded_overflow);
+        assert_eq!(ls.output_len(), 0);
+        assert_eq!(ls.validate(), Err(ShapeError::Geometry(padded_overflow)));
+
+        let huge_output = LinearShape::Conv2d(Conv2dShape {
+            input: [1 << 20, 1 << 22, 1 << 22],
+            out_channels: 1 << 30,
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: [0, 0],
+        });
+        assert_eq!(huge_output.input_len(), usize::MAX);
+        assert_eq!(huge_output.output_len(), usize::MAX);
+        assert_eq!(huge_output.weight_len(), 1 << 50);
+        assert_eq!(huge_output.macs(), usize::MAX);
+        assert_eq!(
+            huge_output.validate(),
+            Err(ShapeError::TooLarge(huge_output))
+        );
+
+        let dense = LinearShape::Dense {
+            inputs: usize::MAX,
+            outputs: 2,
+        };
+        assert_eq!(dense.weight_len(), usize::MAX);
+        assert_eq!(dense.validate(), Err(ShapeError::TooLarge(dense)));
+        assert_eq!(
+            dense.validate().unwrap_err().to_string(),
+            format!("layer {dense:?} is too large: its sizes overflow")
+        );
+        assert!(LinearShape::Dense {
+            inputs: 980,
+            outputs: 100
+        }
+        .validate()
+        .is_ok());
     }
 }

@@ -8,9 +8,11 @@
 //! ```
 //!
 //! The reader checks the checksum before trusting a single field, then the
-//! magic, version, header (no trailing bytes), and that every length agrees
-//! with the inventory and the file size; a truncated or altered file is
-//! [`DealerError::Corrupt`]. Files are written atomically and owner-only.
+//! magic, version, header (no trailing bytes, one canonical encoding), that
+//! every layer shape in the inventory is possible and its sizes fit, and that
+//! every length agrees with the inventory and the file size; a truncated or
+//! altered file is [`DealerError::Corrupt`]. Files are written atomically and
+//! owner-only.
 
 use super::party::MaterialBundle;
 use super::{DealerError, Pool, SessionId};
@@ -118,6 +120,13 @@ impl MaterialBundle {
         }
         let mut total: u64 = 0;
         for ((pool, n), len) in header.inventory.iter().zip(&header.explicit_lens) {
+            // A layer's sizes give the word counts below: check that they
+            // exist and fit before computing with them.
+            if let Pool::WeightMask { shape, .. } | Pool::Matrix { shape, .. } = pool {
+                shape
+                    .validate()
+                    .map_err(|e| corrupt(format!("{}: {e}", pool.name())))?;
+            }
             let expected = match header.party {
                 Party::Server => 0,
                 Party::Client => n

@@ -441,3 +441,44 @@ fn prefetched_refuses_out_of_order_requests() {
     let err = m.fetch(Pool::Ots, 10).unwrap_err();
     assert!(err.to_string().contains("not drawn ahead"), "{err}");
 }
+
+/// A material file is outside input and its checksum is not a secret: a
+/// header naming a layer whose sizes overflow `usize` (or whose geometry is
+/// impossible) is refused as corrupt, never an arithmetic-overflow panic
+/// while computing its word counts.
+#[test]
+fn material_naming_an_impossible_layer_is_refused() {
+    let overflowing = LinearShape::Conv2d(Conv2dShape {
+        input: [1, usize::MAX, 1],
+        out_channels: 1,
+        kernel: [1, 1],
+        stride: [1, 1],
+        padding: [usize::MAX / 2 + 1, 0],
+    });
+    let too_large = LinearShape::Conv2d(Conv2dShape {
+        input: [1, 1 << 32, 1 << 32],
+        out_channels: 1 << 32,
+        kernel: [1, 1],
+        stride: [1, 1],
+        padding: [0, 0],
+    });
+    for shape in [overflowing, too_large] {
+        for pool in [
+            Pool::Matrix { layer: 0, shape },
+            Pool::WeightMask { layer: 0, shape },
+        ] {
+            let forged = MaterialBundle {
+                party: Party::Client,
+                plan: PLAN,
+                session: SESSION,
+                seed: Seed::from_u64(1),
+                inventory: vec![(pool, 1)],
+                explicit: vec![Vec::new()],
+            };
+            let bytes = forged.to_bytes().unwrap();
+            let err = MaterialBundle::from_bytes(&bytes).unwrap_err();
+            assert!(matches!(err, DealerError::Corrupt(_)), "{err}");
+            assert!(err.to_string().contains(&pool.name()), "{err}");
+        }
+    }
+}
