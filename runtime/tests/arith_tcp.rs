@@ -3,7 +3,7 @@
 //! open to the client) against plaintext, identical counters on both
 //! transports, and a snapshot of the seeded transcript digest.
 
-use chimera_runtime::arith::linear::LinearShape;
+use chimera_runtime::arith::linear::{Conv2dShape, LinearShape};
 use chimera_runtime::arith::{self, LinearClient, LinearServer};
 use chimera_runtime::dealer::{Demand, Material, PartyMaterial, SessionId, TrustedDealer};
 use chimera_runtime::plan::{Party, PlanHash};
@@ -295,4 +295,96 @@ fn a_vanished_peer_ends_the_protocol_with_peer_closed() {
     drop(c1);
     let err = arith::mul_with(&mut c0, &mut m0, &[1, 2, 3, 4], &[1, 2, 3, 4]).unwrap_err();
     assert_eq!(err.to_string(), "the peer closed the connection");
+}
+
+/// Opening to both parties, squaring with square pairs and a private conv2d
+/// layer (the server's weights, a shared activation, bias added by the
+/// server) on edge values, in memory and over loopback TCP: exact ring
+/// results against plaintext, and the same counters on both transports.
+#[test]
+fn open_square_and_conv_layer_on_edge_values_in_memory_and_over_tcp() {
+    let shape = LinearShape::Conv2d(Conv2dShape {
+        input: [2, 5, 5],
+        out_channels: 3,
+        kernel: [3, 3],
+        stride: [2, 2],
+        padding: [1, 1],
+    });
+    let rows = 2;
+    let n = rows * shape.input_len();
+    let mut prg = Prg::new(&Seed::from_u64(31));
+    let x: Vec<u64> = (0..n)
+        .map(|i| match i % 2 {
+            0 => EDGES[(i / 2) % EDGES.len()] as u64,
+            _ => prg.next_u64(),
+        })
+        .collect();
+    let mut w = prg.u64s(shape.weight_len());
+    for (slot, edge) in w.iter_mut().zip(EDGES) {
+        *slot = edge as u64;
+    }
+    let bias = prg.u64s(shape.output_len());
+    let (x0, x1) = arith::share(&mut prg, &x);
+    let mut want_y = shape.apply(&w, &x).unwrap();
+    arith::add_bias(Party::Server, &mut want_y, &bias).unwrap();
+    let want_sq: Vec<u64> = x.iter().map(|v| v.wrapping_mul(*v)).collect();
+    let mut d = Demand::new();
+    d.linear(3, shape, rows as u64).square_pairs(n as u64);
+
+    let mut counters = Vec::new();
+    for tcp in [false, true] {
+        let (mut c0, mut c1): (Box<dyn Channel>, Box<dyn Channel>) = if tcp {
+            let (a, b) = tcp_pair();
+            (Box::new(a), Box::new(b))
+        } else {
+            let (a, b) = memory_pair();
+            (Box::new(a), Box::new(b))
+        };
+        let (mut m0, mut m1) = TrustedDealer::pair(
+            PlanHash([8; 32]),
+            SessionId([9; 16]),
+            Some(Seed::from_u64(10)),
+            &d,
+        )
+        .unwrap();
+        let (w0, b0, x0) = (w.clone(), bias.clone(), x0.clone());
+        let x1 = x1.clone();
+        let client = thread::spawn(move || {
+            let layer = LinearClient::setup(&mut c1, 3, shape).unwrap();
+            let y = layer.eval(&mut c1, &mut m1, &x1).unwrap();
+            let sq = arith::square_with(&mut c1, &mut m1, &x1).unwrap();
+            let opened = (
+                arith::open(&mut c1, &y).unwrap(),
+                arith::open(&mut c1, &sq).unwrap(),
+            );
+            (opened, c1.stats())
+        });
+        let layer = LinearServer::setup(&mut c0, &mut m0, 3, shape, w0).unwrap();
+        let mut y = layer.eval(&mut c0, &mut m0, &x0).unwrap();
+        arith::add_bias(Party::Server, &mut y, &b0).unwrap();
+        let sq = arith::square_with(&mut c0, &mut m0, &x0).unwrap();
+        let opened0 = (
+            arith::open(&mut c0, &y).unwrap(),
+            arith::open(&mut c0, &sq).unwrap(),
+        );
+        let (opened1, s1) = client.join().unwrap();
+        assert_eq!(opened0, opened1, "both parties open the same values");
+        assert_eq!(opened0.0, want_y, "conv layer (tcp: {tcp})");
+        assert_eq!(opened0.1, want_sq, "square (tcp: {tcp})");
+        assert!(m0.remaining().iter().all(|(_, left)| *left == 0));
+        counters.push((c0.stats(), s1));
+    }
+    assert_eq!(counters[0], counters[1], "same counters on both transports");
+    // Per query the client sends only the activation-sized `f`, then one
+    // word per element for the square and for each opening.
+    let words = |w: usize| 5 + 8 * w as u64;
+    let out = rows * shape.output_len();
+    assert_eq!(
+        counters[0].1.bytes_sent,
+        words(n) + words(n) + words(out) + words(n)
+    );
+    assert_eq!(
+        counters[0].0.bytes_sent,
+        words(shape.weight_len()) + words(n) + words(out) + words(n)
+    );
 }

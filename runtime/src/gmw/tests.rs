@@ -62,8 +62,13 @@ fn circuits() -> Vec<Circuit> {
             lib::maxpool(s, 4),
             lib::argmax(s, 10),
             lib::clamp(s, -65536, 65536),
+            lib::sub_mask(s),
+            lib::add_shift(s, 0),
+            lib::maxpool(s, 9),
+            crate::cost::add_const(s, (-(3i64 << 16)) as u64),
         ]);
     }
+    cs.push(lib::shift(63));
     cs
 }
 
