@@ -162,10 +162,19 @@ pub struct ValueInfo {
     pub encoding: Encoding,
 }
 
+/// The most elements one value of an executable plan may have (2^40, far
+/// beyond any network): the runtime multiplies element counts by the batch,
+/// by 64 (bits) and by 16 (label bytes), and a plan is outside input.
+pub const MAX_VALUE_ELEMENTS: usize = 1 << 40;
+
 impl ValueInfo {
-    /// Number of elements (product of the shape).
+    /// Number of elements (product of the shape; `usize::MAX` if that
+    /// overflows, which [`Plan::validate`] refuses).
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .unwrap_or(usize::MAX)
     }
 
     /// True for a zero-element tensor.
@@ -485,7 +494,8 @@ impl Plan {
 
     /// Check the structural invariants a runtime relies on: ids in range,
     /// every value defined exactly once and before use, conversions change
-    /// protocol, output values exist. Returns every problem found.
+    /// protocol, output values exist, no value larger than
+    /// [`MAX_VALUE_ELEMENTS`]. Returns every problem found.
     pub fn validate(&self) -> Result<(), PlanError> {
         let mut problems = Vec::new();
         let n = self.values.len();
@@ -502,6 +512,14 @@ impl Plan {
                 "{} fraction bits: must be between 1 and 30",
                 self.fixed.frac_bits
             ));
+        }
+        for v in &self.values {
+            if v.len() > MAX_VALUE_ELEMENTS {
+                problems.push(format!(
+                    "value `{}` of shape {:?} has more than 2^40 elements",
+                    v.name, v.shape
+                ));
+            }
         }
         for input in &self.inputs {
             if !in_range(input.value) {
@@ -720,5 +738,31 @@ impl SavedPlan {
             path: path.display().to_string(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::oracle::testing::PlanBuilder;
+
+    /// Found while auditing the runtime: a plan file (outside input, its
+    /// hash recomputed) whose shape's element count overflows `usize` made
+    /// every size computation panic (debug) or wrap to nonsense (release).
+    /// `validate`, which runs when a plan is loaded, now refuses it.
+    #[test]
+    fn a_value_with_too_many_elements_is_refused() {
+        let mut b = PlanBuilder::new(16);
+        let x = b.input("x", &[4]);
+        b.output("scores", x, crate::plan::Reveal::Scores);
+        let mut plan = b.finish();
+        assert!(plan.validate().is_ok());
+        plan.values[0].shape = vec![1 << 32, 1 << 32, 1 << 32];
+        assert_eq!(plan.values[0].len(), usize::MAX);
+        let err = plan.validate().unwrap_err().to_string();
+        assert!(err.contains("value `x` of shape [4294967296, 4294967296, 4294967296] has more than 2^40 elements"), "{err}");
+        plan.values[0].shape = vec![1 << 20, 1 << 20, 2];
+        assert!(plan.validate().is_err());
+        plan.values[0].shape = vec![1 << 20, 1 << 20];
+        assert!(plan.validate().is_ok());
     }
 }
