@@ -27,11 +27,14 @@ pub fn add_const(style: Style, c: u64) -> Circuit {
 }
 
 fn window(op_name: &'static str, kernel: [usize; 2]) -> Result<usize, CostError> {
-    let k = kernel[0] * kernel[1];
-    if k == 0 {
-        return Err(CostError::Shape(format!("{op_name} with an empty window")));
+    match kernel[0].checked_mul(kernel[1]) {
+        Some(0) => Err(CostError::Shape(format!("{op_name} with an empty window"))),
+        Some(k) => Ok(k),
+        None => Err(CostError::Shape(format!(
+            "{op_name} with a {}×{} window (too large)",
+            kernel[0], kernel[1]
+        ))),
     }
-    Ok(k)
 }
 
 /// The circuit of `op` run in `protocol` (GMW or Yao) and its instances per

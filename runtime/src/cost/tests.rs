@@ -139,3 +139,22 @@ fn timeline_counts_online_messages_only() {
     let m = t.mark();
     assert_eq!(m, Traffic::default());
 }
+
+/// A plan file is outside input: a pooling window whose area overflows
+/// `usize` is a shape error, not an arithmetic-overflow panic.
+#[test]
+fn an_overflowing_pool_window_is_a_shape_error() {
+    let x = value(&[1, 4, 4], Protocol::Gmw);
+    let y = value(&[1, 1, 1], Protocol::Gmw);
+    let op = Op::MaxPool {
+        kernel: [1 << 33, 1 << 33],
+        stride: [1, 1],
+    };
+    for p in [Protocol::Gmw, Protocol::Yao] {
+        let err = step_cost(&op, p, &[&x], &y, 1).unwrap_err();
+        assert_eq!(
+            err,
+            CostError::Shape("maxpool with a 8589934592×8589934592 window (too large)".into())
+        );
+    }
+}
