@@ -295,3 +295,52 @@ fn the_language_reference_opens_with_the_real_net_d() {
         chimera_compiler::compile("doc.nn", block.as_bytes()).expect("the doc example compiles");
     assert_eq!(doc_plan.saved.hash, compile("netD_chameleon.nn").saved.hash);
 }
+
+/// Every ```nn block of docs/language.md parses (a block without a `model`
+/// header is parsed after one), and every layer of the reference's layer
+/// table appears, called, in some block: the reference has an example per
+/// construct and none of them is stale.
+#[test]
+fn every_example_in_the_language_reference_parses() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md"))
+            .expect("docs/language.md");
+    let mut blocks = Vec::new();
+    let mut rest = doc.as_str();
+    while let Some(start) = rest.find("```nn\n") {
+        let body = &rest[start + 6..];
+        let end = body.find("```").expect("a closed nn block");
+        blocks.push(&body[..end]);
+        rest = &body[end + 3..];
+    }
+    assert!(blocks.len() >= 7, "only {} nn blocks", blocks.len());
+    for block in &blocks {
+        let source = if block.lines().any(|l| l.starts_with("model ")) {
+            block.to_string()
+        } else {
+            format!("model doc\n{block}")
+        };
+        if let Err(d) = chimera_compiler::syntax::parse(source.as_bytes()) {
+            panic!("{}", d.render("docs/language.md", source.as_bytes(), false));
+        }
+    }
+    let table = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("| layer | arguments |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'));
+    let mut layers = 0;
+    for row in table {
+        let cell = row.split('|').nth(1).expect("a layer cell");
+        for name in cell.split('`').skip(1).step_by(2) {
+            let layer = name.split('(').next().expect("a name");
+            let call = format!("= {layer}(");
+            assert!(
+                blocks.iter().any(|b| b.contains(&call)),
+                "docs/language.md: no example calls `{layer}`"
+            );
+            layers += 1;
+        }
+    }
+    assert!(layers >= 18, "only {layers} layers in the table");
+}

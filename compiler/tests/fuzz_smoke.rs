@@ -1,6 +1,6 @@
-//! A bounded smoke run of the parser fuzz target (`fuzz/fuzz_targets/compile.rs`):
+//! A bounded smoke run of the parser fuzz target (`fuzz/fuzz_targets/compile_nn.rs`):
 //! random bytes and random mutations of every example must never panic, and
-//! every rejection must render as a diagnostic.
+//! every rejection must render as a diagnostic with a label and a help line.
 
 use proptest::prelude::*;
 
@@ -48,6 +48,10 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
         Ok(c) => prop_assert!(c.saved.plan.validate().is_ok()),
         Err(d) => {
             prop_assert!(d.has_errors());
+            for one in d.iter() {
+                prop_assert!(!one.label.is_empty(), "`{}` has no label", one.message);
+                prop_assert!(!one.help.is_empty(), "`{}` has no help line", one.message);
+            }
             let text = d.render("fuzz.nn", bytes, false);
             prop_assert!(text.contains("error["), "{}", text);
             prop_assert!(text.contains("fuzz.nn"), "{}", text);
@@ -138,5 +142,23 @@ fn pathological_inputs_are_diagnosed() {
     ];
     for src in cases {
         check(&src).expect("diagnosed without panic");
+    }
+}
+
+/// Programs whose every argument is in range but that are too big to plan:
+/// refused with `too-large` before the cost model builds one circuit over
+/// 2^24 scores (which exhausted memory) or plans a tensor of 2^44 elements
+/// or a layer of 2^40 weights.
+#[test]
+fn programs_too_big_to_plan_are_refused() {
+    let cases = [
+        "model m\ninput x: [16, 1024, 1024] from client\nf = flatten(x)\noutput o = argmax(f) to client\n",
+        "model m\ninput x: [1, 4096, 4096] from client\nc = conv2d(x, 1048576, kernel = 1)\nf = flatten(c)\noutput o = f to client\n",
+        "model m\ninput x: [1048576] from client\nh = dense(x, 1048576)\nr = relu(h)\noutput o = r to client\n",
+    ];
+    for src in cases {
+        let d = chimera_compiler::compile("big.nn", src.as_bytes()).expect_err(src);
+        let text = d.render("big.nn", src.as_bytes(), false);
+        assert!(text.contains("error[too-large]"), "{text}");
     }
 }

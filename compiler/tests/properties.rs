@@ -1,6 +1,7 @@
 //! Property tests of shape inference: convolution and pooling output sizes
 //! against the direct formula, and random chains of layers that must always
-//! compile to a plan that verifies.
+//! compile to a plan that verifies, with the output shape the chain's
+//! generator tracked independently.
 
 use chimera_runtime::plan::Op;
 use proptest::prelude::*;
@@ -65,9 +66,12 @@ proptest! {
 
     #[test]
     fn random_chains_of_layers_compile_and_verify(choices in prop::collection::vec(0u8..16, 1..14), seed in 0usize..1000) {
-        let src = chain(&choices, seed);
+        let (src, shape) = chain(&choices, seed);
         let compiled = compile(&src).map_err(|e| TestCaseError::fail(format!("{src}\n{e}")))?;
-        prop_assert!(compiled.saved.plan.validate().is_ok());
+        let plan = &compiled.saved.plan;
+        prop_assert!(plan.validate().is_ok());
+        let scores = plan.outputs.iter().find(|o| o.name == "scores").expect("a scores output");
+        prop_assert_eq!(&plan.value(scores.value).shape, &shape, "{}", src);
         // Re-verify the IR of the front end as well (the passes verify after each step).
         let fe = chimera_compiler::front_end(src.as_bytes()).map_err(|_| TestCaseError::fail("front end"))?;
         prop_assert!(chimera_compiler::ir::verify(&fe.graph, Default::default()).is_ok());
@@ -75,8 +79,9 @@ proptest! {
 }
 
 /// Build a valid program from a list of choices: each picks a layer that
-/// fits the current shape (image or vector).
-fn chain(choices: &[u8], seed: usize) -> String {
+/// fits the current shape (image or vector). Returns the program and the
+/// shape of its `scores` output, tracked by hand beside the program.
+fn chain(choices: &[u8], seed: usize) -> (String, Vec<usize>) {
     let mut src = String::from("model chain\ninput x: [2, 12, 12] from client\n");
     let mut cur = "x".to_string();
     let mut shape = vec![2usize, 12, 12];
@@ -145,9 +150,10 @@ fn chain(choices: &[u8], seed: usize) -> String {
     if shape.len() == 3 {
         src.push_str(&format!("flat = flatten({cur})\n"));
         cur = "flat".into();
+        shape = vec![shape.iter().product()];
     }
     src.push_str(&format!(
         "output label = argmax({cur}) to client\noutput scores = {cur} to client\n"
     ));
-    src
+    (src, shape)
 }

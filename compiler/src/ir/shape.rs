@@ -4,6 +4,12 @@
 //! source) and by the verifier (to check every node after every pass), so the
 //! two can never disagree. Images are `[channels, height, width]`; output
 //! sizes follow PyTorch: `(h + 2·pad − k) / stride + 1`, rounded down.
+//!
+//! It also bounds sizes ([`MAX_ELEMENTS`], [`MAX_WEIGHTS`],
+//! [`MAX_ARGMAX`]), so that every accepted program can be costed and planned
+//! in bounded memory and its byte counts cannot overflow: a layer may grow a
+//! tensor (conv2d channels and padding), and an argmax is one boolean circuit
+//! over all of its scores.
 
 use super::NodeOp;
 
@@ -19,6 +25,14 @@ pub struct ShapeError {
     pub help: Option<String>,
 }
 
+/// Largest number of elements of any tensor (as of an input).
+pub const MAX_ELEMENTS: usize = 1 << 24;
+/// Largest number of weights of one dense or conv2d layer.
+pub const MAX_WEIGHTS: usize = 1 << 28;
+/// Largest number of scores one argmax compares: its comparison tree is a
+/// single boolean circuit, built whole to cost it (about 28 kB per score).
+pub const MAX_ARGMAX: usize = 1 << 14;
+
 impl ShapeError {
     fn new(message: String) -> ShapeError {
         ShapeError {
@@ -30,6 +44,11 @@ impl ShapeError {
 
     fn window(mut self) -> ShapeError {
         self.code = "bad-window";
+        self
+    }
+
+    fn too_large(mut self) -> ShapeError {
+        self.code = "too-large";
         self
     }
 
@@ -89,7 +108,9 @@ fn window(
         match window_out(n, kernel[axis], stride[axis], padding[axis]) {
             Some(o) => out[axis] = o,
             None if stride[axis] == 0 => {
-                return Err(ShapeError::new(format!("{op} stride must be at least 1")).window())
+                return Err(ShapeError::new(format!("{op} stride must be at least 1"))
+                    .help("use `stride = 1` or more")
+                    .window())
             }
             None => {
                 let what = if axis == 0 { "height" } else { "width" };
@@ -113,8 +134,64 @@ fn window(
 }
 
 /// The shape of `op`'s result, given its operands' shapes. `Input` has no
-/// operands and no rule (its shape is declared), so it is an error here.
+/// operands and no rule (its shape is declared), so it is an error here. A
+/// result, a layer's weights or an argmax beyond the size limits is a
+/// `too-large` error.
 pub fn infer(op: &NodeOp, inputs: &[&[usize]]) -> Result<Vec<usize>, ShapeError> {
+    let out = infer_shape(op, inputs)?;
+    check_size(op, inputs[0], &out)?;
+    Ok(out)
+}
+
+/// The size limits of the module documentation, for `op` reading `x`.
+fn check_size(op: &NodeOp, x: &[usize], out: &[usize]) -> Result<(), ShapeError> {
+    let name = op.name();
+    if elements(out).is_none_or(|n| n > MAX_ELEMENTS) {
+        return Err(ShapeError::new(format!(
+            "{name} gives {}, more than {MAX_ELEMENTS} elements",
+            show(out)
+        ))
+        .help(format!(
+            "a tensor holds at most {MAX_ELEMENTS} (2^24) elements: use fewer channels or features, less padding, or a larger stride"
+        ))
+        .too_large());
+    }
+    let weights = match op {
+        NodeOp::Dense { out_features, .. } => Some(vec![*out_features, x[0]]),
+        NodeOp::Conv2d {
+            out_channels,
+            kernel,
+            ..
+        } => Some(vec![*out_channels, x[0], kernel[0], kernel[1]]),
+        _ => None,
+    };
+    if let Some(w) = weights {
+        if elements(&w).is_none_or(|n| n > MAX_WEIGHTS) {
+            return Err(ShapeError::new(format!(
+                "{name} needs weights {}, more than {MAX_WEIGHTS} of them",
+                show(&w)
+            ))
+            .help(format!(
+                "a layer has at most {MAX_WEIGHTS} (2^28) weights: use fewer outputs, or reduce its input first"
+            ))
+            .too_large());
+        }
+    }
+    if matches!(op, NodeOp::Argmax) && x[0] > MAX_ARGMAX {
+        return Err(ShapeError::new(format!(
+            "argmax over {} scores, more than {MAX_ARGMAX}",
+            x[0]
+        ))
+        .help(format!(
+            "an argmax compares at most {MAX_ARGMAX} scores (one boolean circuit over all of them): reduce them first, e.g. with a dense layer"
+        ))
+        .too_large());
+    }
+    Ok(())
+}
+
+/// [`infer`] without the size limits.
+fn infer_shape(op: &NodeOp, inputs: &[&[usize]]) -> Result<Vec<usize>, ShapeError> {
     if inputs.len() != op.arity() || inputs.is_empty() {
         return Err(ShapeError::new(format!(
             "{} takes {} operand(s), got {}",
@@ -200,7 +277,8 @@ pub fn infer(op: &NodeOp, inputs: &[&[usize]]) -> Result<Vec<usize>, ShapeError>
                 Err(ShapeError::new(format!(
                     "batchnorm expects [features] or [channels, height, width], got {}",
                     show(x)
-                )))
+                ))
+                .help("apply batchnorm to the output of a dense or conv2d layer"))
             }
         }
         NodeOp::Relu
@@ -242,6 +320,46 @@ mod tests {
         let e = infer(&op, &[&[5, 14, 14]]).unwrap_err();
         assert_eq!(e.message, "dense expects a 1-d input, got [5, 14, 14]");
         assert!(e.help.unwrap().contains("flatten"));
+    }
+
+    #[test]
+    fn sizes_beyond_the_limits_are_too_large() {
+        let conv = NodeOp::Conv2d {
+            out_channels: 1 << 20,
+            kernel: [1, 1],
+            stride: [1, 1],
+            padding: [0, 0],
+            params: chimera_runtime::plan::LinearParams {
+                layer: "c".into(),
+                weight: "c.weight".into(),
+                bias: None,
+                batchnorm: None,
+            },
+        };
+        let e = infer(&conv, &[&[1, 64, 64]]).unwrap_err();
+        assert_eq!(e.code, "too-large");
+        assert!(e.message.contains("[1048576, 64, 64]"), "{}", e.message);
+        let dense = NodeOp::Dense {
+            out_features: 1 << 20,
+            params: chimera_runtime::plan::LinearParams {
+                layer: "fc".into(),
+                weight: "fc.weight".into(),
+                bias: None,
+                batchnorm: None,
+            },
+        };
+        assert_eq!(infer(&dense, &[&[1 << 8]]), Ok(vec![1 << 20]));
+        let e = infer(&dense, &[&[1 << 9]]).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                "too-large",
+                "dense needs weights [1048576, 512], more than 268435456 of them"
+            )
+        );
+        assert_eq!(infer(&NodeOp::Argmax, &[&[MAX_ARGMAX]]), Ok(vec![1]));
+        let e = infer(&NodeOp::Argmax, &[&[MAX_ARGMAX + 1]]).unwrap_err();
+        assert_eq!(e.code, "too-large");
     }
 
     #[test]

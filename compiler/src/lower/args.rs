@@ -126,11 +126,14 @@ pub fn number(arg: &Arg, param: &str, ds: &mut Diagnostics) -> Option<f64> {
     match &arg.value {
         Value::Number(n) => finite(n, param, ds),
         other => {
-            ds.push(bad(
-                other.span(),
-                format!("`{param}` must be a number"),
-                format!("expected a number, found {}", other.kind()),
-            ));
+            ds.push(
+                bad(
+                    other.span(),
+                    format!("`{param}` must be a number"),
+                    format!("expected a number, found {}", other.kind()),
+                )
+                .with_help(format!("write a number, e.g. `{param} = 0.5`")),
+            );
             None
         }
     }
@@ -140,11 +143,14 @@ fn finite(n: &Number, param: &str, ds: &mut Diagnostics) -> Option<f64> {
     if n.value.is_finite() {
         Some(n.value)
     } else {
-        ds.push(bad(
-            n.span,
-            format!("`{param}` is too large"),
-            "this number does not fit a 64-bit float".into(),
-        ));
+        ds.push(
+            bad(
+                n.span,
+                format!("`{param}` is too large"),
+                "this number does not fit a 64-bit float".into(),
+            )
+            .with_help("write a number of ordinary size (below about 1.8e308 in magnitude)"),
+        );
         None
     }
 }
@@ -201,11 +207,14 @@ pub fn int_arg(
     match &arg.value {
         Value::Number(n) => int_in(n, param, min, max, ds),
         other => {
-            ds.push(bad(
-                other.span(),
-                format!("`{param}` must be a whole number"),
-                format!("expected a number, found {}", other.kind()),
-            ));
+            ds.push(
+                bad(
+                    other.span(),
+                    format!("`{param}` must be a whole number"),
+                    format!("expected a number, found {}", other.kind()),
+                )
+                .with_help(format!("write a whole number between {min} and {max}")),
+            );
             None
         }
     }
@@ -241,11 +250,16 @@ pub fn pair(
             None
         }
         other => {
-            ds.push(bad(
-                other.span(),
-                format!("`{param}` must be a number or a pair"),
-                format!("expected a number, found {}", other.kind()),
-            ));
+            ds.push(
+                bad(
+                    other.span(),
+                    format!("`{param}` must be a number or a pair"),
+                    format!("expected a number, found {}", other.kind()),
+                )
+                .with_help(format!(
+                    "write `{param} = 3` or `{param} = [3, 3]` (height, width)"
+                )),
+            );
             None
         }
     }
@@ -262,11 +276,16 @@ pub fn list<'a>(arg: &'a Arg, param: &str, ds: &mut Diagnostics) -> Option<(&'a 
             ok.then_some((items.as_slice(), *span))
         }
         other => {
-            ds.push(bad(
-                other.span(),
-                format!("`{param}` must be a list of numbers"),
-                format!("expected a list such as [1, 2], found {}", other.kind()),
-            ));
+            ds.push(
+                bad(
+                    other.span(),
+                    format!("`{param}` must be a list of numbers"),
+                    format!("expected a list such as [1, 2], found {}", other.kind()),
+                )
+                .with_help(format!(
+                    "write the numbers in brackets, e.g. `{param} = [0.5, 0.25]`"
+                )),
+            );
             None
         }
     }

@@ -24,8 +24,8 @@ use crate::syntax::{
 use chimera_runtime::plan::{FixedFormat, Party, Protocol};
 use std::collections::BTreeMap;
 
-/// Largest number of elements in one input.
-pub const MAX_INPUT_ELEMENTS: usize = 1 << 24;
+/// Largest number of elements in one input (as in any tensor).
+pub const MAX_INPUT_ELEMENTS: usize = shape::MAX_ELEMENTS;
 
 struct Def {
     /// The node, or `None` if the defining statement had an error.
@@ -346,6 +346,9 @@ impl Lowerer {
                                 .is_some_and(|k| k.name == "kernel" || k.name == "stride")
                         })
                         .or(call.args.get(1))
+                } else if e.code == "too-large" {
+                    // The layer as a whole is too big: underline the call.
+                    None
                 } else {
                     call.args.first()
                 };
@@ -362,9 +365,9 @@ impl Lowerer {
                         );
                     }
                 }
-                if let Some(h) = e.help {
-                    d = d.with_help(h);
-                }
+                d = d.with_help(e.help.unwrap_or_else(|| {
+                    "the layer table of docs/language.md gives the shapes each layer takes".into()
+                }));
                 self.ds.push(d);
                 return None;
             }

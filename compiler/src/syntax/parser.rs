@@ -74,7 +74,8 @@ pub fn parse(source: &[u8]) -> Result<Program, Diagnostics> {
         let mut ds = Diagnostics::new();
         ds.push(
             Diagnostic::error("syntax", "expected `model NAME`", Span::new(0, 0))
-                .with_label("the file must start with a model header"),
+                .with_label("the file must start with a model header")
+                .with_help("a .nn file starts with `model NAME`, e.g. `model mnist_mlp`"),
         );
         ds
     })
@@ -407,24 +408,49 @@ fn syntax_error(text: &str, error: &pest::error::Error<Rule>) -> Diagnostics {
     } else {
         format!("expected {}, found {found}", one_of(&expected))
     };
-    let mut d = Diagnostic::error("syntax", "syntax error", span).with_label(label);
-    if expected.contains(&"`model NAME`") {
-        d = d.with_help("a .nn file starts with `model NAME`, e.g. `model mnist_mlp`");
-    } else if found.starts_with("`{") || found.starts_with("`}") {
-        d = d.with_help("statements are not grouped with braces; write one statement per line");
-    } else if expected.contains(&"`)`") && span.start == span.end {
-        d = d.with_help("the file ends inside a call: close it with `)`");
-    } else if expected.contains(&"`,`") && expected.contains(&"`)`") {
-        d = d.with_help("separate arguments with commas: `conv2d(x, 16, kernel = 5)`");
-    } else if expected.contains(&"a statement") {
-        d = d.with_help(
-            "a statement is `NAME = layer(...)`, `input NAME: [dims] from client`, \
-             `output NAME = ... to client` or `fixed(frac = 16)`",
-        );
-    }
+    let help = syntax_help(&expected, &found, span);
     let mut ds = Diagnostics::new();
-    ds.push(d);
+    ds.push(
+        Diagnostic::error("syntax", "syntax error", span)
+            .with_label(label)
+            .with_help(help),
+    );
     ds
+}
+
+/// The help line of a syntax error: what would be right where the parser
+/// stopped, from the tokens it expected there. Every syntax error gets one;
+/// the last is a pointer to the grammar summary.
+fn syntax_help(expected: &[&str], found: &str, span: Span) -> &'static str {
+    let wants = |w: &str| expected.contains(&w);
+    if wants("`model NAME`") {
+        "a .nn file starts with `model NAME`, e.g. `model mnist_mlp`"
+    } else if found.starts_with("`{") || found.starts_with("`}") {
+        "statements are not grouped with braces; write one statement per line"
+    } else if wants("`)`") && span.start == span.end {
+        "the file ends inside a call: close it with `)`"
+    } else if wants("`,`") && wants("`)`") {
+        "separate arguments with commas: `conv2d(x, 16, kernel = 5)`"
+    } else if wants("a statement") {
+        "a statement is `NAME = layer(...)`, `input NAME: [dims] from client`, \
+         `output NAME = ... to client` or `fixed(frac = 16)`"
+    } else if wants("`=`") {
+        "a layer statement is `NAME = layer(arguments)`, e.g. `h = dense(x, 100)`"
+    } else if wants("`(`") {
+        "a layer is called with its arguments in parentheses, e.g. `r = relu(h)`"
+    } else if wants("`:`") {
+        "an input is declared as `input NAME: [dims] from client`"
+    } else if wants("`from`") {
+        "an input says who supplies it: `input x: [784] from client`"
+    } else if wants("`to`") || wants("`as label` or `as scores`") {
+        "an output says who receives it: `output label = argmax(h) to client`"
+    } else if wants("a number") || wants("`]`") {
+        "a shape or a list holds numbers separated by commas, e.g. `[1, 28, 28]`"
+    } else if wants("a name") {
+        "a name is ASCII letters, digits and `_`, not starting with a digit"
+    } else {
+        "the grammar summary at the end of docs/language.md gives the form of every statement"
+    }
 }
 
 #[cfg(test)]
