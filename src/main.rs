@@ -87,10 +87,29 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_line(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes on one line, each said once. Many library errors
+/// already show their source in their own message (`{path}: {source}`), so
+/// anyhow's `{:#}` would repeat it (`w.safetensors: no tensor: no tensor`);
+/// a cause whose text already ends the line is skipped.
+fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// Let a report command end quietly, like `cat`, when its reader goes away

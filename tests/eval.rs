@@ -320,3 +320,101 @@ fn eval_into_a_closed_pipe_ends_without_a_panic() {
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A float32 tensor to write: name, shape, values.
+type F32Tensor = (&'static str, Vec<usize>, Vec<f32>);
+
+/// Safetensors bytes of float32 tensors.
+fn safetensors_f32(tensors: &[F32Tensor]) -> Vec<u8> {
+    use safetensors::{tensor::TensorView, Dtype};
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s, _), b)| {
+            let view = TensorView::new(Dtype::F32, s.clone(), b).expect("a tensor view");
+            (n.to_string(), view)
+        })
+        .collect();
+    safetensors::serialize(views, None).expect("serializes")
+}
+
+/// Every kind of bad weights file gets its one clear message through the
+/// command line (exit 2): a missing tensor, a wrong shape naming both
+/// shapes, a NaN, an infinity, a value too large for the fixed-point format.
+/// The message is said once, not repeated by the error chain.
+#[test]
+fn bad_weights_get_one_clear_message_each() {
+    let dir = common::cli::scratch("eval-bad-weights");
+    let nn = dir.join("m.nn");
+    std::fs::write(
+        &nn,
+        "model m\ninput x: [4] from client\nfc = dense(x, 3)\noutput s = fc to client\n",
+    )
+    .unwrap();
+    let x = dir.join("x.npy");
+    {
+        use chimera_runtime::tensor_io::{save_npy, NpyDtype, Tensor};
+        let t = Tensor {
+            shape: vec![4],
+            data: vec![0.5, 0.25, -1.0, 2.0],
+        };
+        save_npy(&x, &t, NpyDtype::F32).unwrap();
+    }
+    let weight = |at: usize, v: f32| {
+        let mut w = vec![0.1f32; 12];
+        w[at] = v;
+        ("fc.weight", vec![3, 4], w)
+    };
+    let bias = ("fc.bias", vec![3], vec![0.0f32; 3]);
+    let cases: Vec<(&str, Vec<F32Tensor>, &str)> = vec![
+        (
+            "missing",
+            vec![weight(0, 0.1)],
+            "layer `fc`: the weights file has no tensor `fc.bias`",
+        ),
+        (
+            "shape",
+            vec![("fc.weight", vec![4, 3], vec![0.1; 12]), bias.clone()],
+            "layer `fc`: tensor `fc.weight` has shape [4, 3], but the plan needs [3, 4]",
+        ),
+        (
+            "nan",
+            vec![weight(5, f32::NAN), bias.clone()],
+            "tensor `fc.weight` holds a NaN or infinite value at index [1, 1]",
+        ),
+        (
+            "inf",
+            vec![weight(7, f32::NEG_INFINITY), bias.clone()],
+            "tensor `fc.weight` holds a NaN or infinite value at index [1, 3]",
+        ),
+        (
+            "large",
+            vec![weight(11, 1e6), bias.clone()],
+            "tensor `fc.weight` at index [2, 3] is too large for the fixed-point format",
+        ),
+    ];
+    for (tag, tensors, expected) in cases {
+        let w = dir.join(format!("{tag}.safetensors"));
+        std::fs::write(&w, safetensors_f32(&tensors)).unwrap();
+        let out = common::cli::chimera()
+            .arg("eval")
+            .arg(&nn)
+            .arg("--weights")
+            .arg(&w)
+            .arg("--input")
+            .arg(&x)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{tag}: {err}");
+        assert!(err.contains(expected), "{tag}: {err}");
+        assert!(err.contains(&format!("{tag}.safetensors")), "{tag}: {err}");
+        assert_eq!(err.matches(expected).count(), 1, "{tag}: said twice: {err}");
+        assert!(!err.contains("panicked"), "{tag}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
