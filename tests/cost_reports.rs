@@ -142,6 +142,70 @@ fn lan_and_wan_choose_differently_on_net_d() {
     assert!(relus(Network::wan()).contains(&Protocol::Yao));
 }
 
+/// docs/cost-model.md explains netD on LAN and WAN with the figures of the
+/// reports: its table's totals and alternatives are what `chimera cost`
+/// prints today (a change to the cost model that moves them fails here
+/// until the explanation is updated).
+#[test]
+fn the_cost_model_doc_quotes_net_d_reports_of_today() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/cost-model.md")).expect("docs/cost-model.md");
+    let path = root.join("examples/netD_chameleon.nn");
+    let report = |network: Network| {
+        let s = settings(network, Objective::Latency, 1);
+        let p = plans(&path, &s);
+        let r = Report::new(&p, &s, &RuntimeOracle).expect("costed");
+        let ms =
+            |e: &chimera_compiler::cost::Estimate| 1e3 * e.times(&s.network, &s.profile).online();
+        let row =
+            |e: &chimera_compiler::cost::Estimate| (e.cost.rounds, e.cost.online_bytes(), ms(e));
+        (
+            row(&r.optimal.total),
+            row(&r.all_gmw.total),
+            row(&r.all_yao.total),
+        )
+    };
+    let mut expected = Vec::new();
+    let (opt, gmw, yao) = report(Network::lan());
+    expected.push(format!(
+        "{} rounds, {} kB online, est. **{:.1} ms**",
+        opt.0,
+        (opt.1 as f64 / 1e3).round(),
+        opt.2
+    ));
+    expected.push(format!(
+        "{} rounds, {} kB, {:.1} ms (optimal {:.2}× faster)",
+        gmw.0,
+        (gmw.1 as f64 / 1e3).round(),
+        gmw.2,
+        gmw.2 / opt.2
+    ));
+    expected.push(format!(
+        "{} rounds, {:.2} MB, {:.1} ms (optimal {:.1}× faster)",
+        yao.0,
+        yao.1 as f64 / 1e6,
+        yao.2,
+        yao.2 / opt.2
+    ));
+    let (opt, gmw, yao) = report(Network::wan());
+    expected.push(format!(
+        "{} rounds, {:.2} MB online, est. **{:.0} ms**",
+        opt.0,
+        opt.1 as f64 / 1e6,
+        opt.2
+    ));
+    expected.push(format!(
+        "{:.0} ms (optimal {:.2}× faster)",
+        gmw.2,
+        gmw.2 / opt.2
+    ));
+    assert_eq!(yao, opt, "the doc says optimal = all-Yao on the WAN");
+    expected.push(format!("{:.0} ms (optimal = all-Yao)", yao.2));
+    for e in expected {
+        assert!(doc.contains(&e), "docs/cost-model.md does not say `{e}`");
+    }
+}
+
 #[test]
 fn pins_are_honoured_against_the_cost_model() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/netD_chameleon.nn");
