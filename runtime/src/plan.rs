@@ -494,8 +494,8 @@ impl Plan {
 
     /// Check the structural invariants a runtime relies on: ids in range,
     /// every value defined exactly once and before use, conversions change
-    /// protocol, output values exist, no value larger than
-    /// [`MAX_VALUE_ELEMENTS`]. Returns every problem found.
+    /// protocol, output values exist, every input is the client's, no value
+    /// larger than [`MAX_VALUE_ELEMENTS`]. Returns every problem found.
     pub fn validate(&self) -> Result<(), PlanError> {
         let mut problems = Vec::new();
         let n = self.values.len();
@@ -522,6 +522,12 @@ impl Plan {
             }
         }
         for input in &self.inputs {
+            if input.owner != Party::Client {
+                problems.push(format!(
+                    "input {} is owned by the {}: the executor takes every input from the client",
+                    input.value, input.owner
+                ));
+            }
             if !in_range(input.value) {
                 problems.push(format!("input {} is out of range", input.value));
                 continue;
@@ -764,5 +770,22 @@ mod tests {
         assert!(plan.validate().is_err());
         plan.values[0].shape = vec![1 << 20, 1 << 20];
         assert!(plan.validate().is_ok());
+    }
+
+    /// The executor shares every input from the client's batch, whatever
+    /// `owner` says; a plan file naming the server as an input's owner is
+    /// refused instead of running with the client supplying it.
+    #[test]
+    fn an_input_owned_by_the_server_is_refused() {
+        let mut b = PlanBuilder::new(16);
+        let x = b.input("x", &[4]);
+        b.output("scores", x, crate::plan::Reveal::Scores);
+        let mut plan = b.finish();
+        plan.inputs[0].owner = crate::plan::Party::Server;
+        let err = plan.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("is owned by the server: the executor takes every input from the client"),
+            "{err}"
+        );
     }
 }
