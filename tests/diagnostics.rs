@@ -95,6 +95,60 @@ fn chimera_check_exits_1_with_diagnostics_and_0_on_a_valid_file() {
     );
 }
 
+/// `chimera check examples/*.nn`: every bundled example is accepted in one
+/// run, one line each; a bad file among good ones makes the run exit 1 and
+/// the good ones are still reported; an unreadable file makes it exit 2.
+#[test]
+fn chimera_check_takes_several_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = env!("CARGO_BIN_EXE_chimera");
+    let mut examples: Vec<String> = std::fs::read_dir(root.join("examples"))
+        .expect("examples/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "nn"))
+        .map(|p| {
+            format!(
+                "examples/{}",
+                p.file_name().and_then(|n| n.to_str()).expect("utf-8")
+            )
+        })
+        .collect();
+    examples.sort();
+    assert_eq!(examples.len(), 8, "{examples:?}");
+    let run = |files: &[String]| {
+        std::process::Command::new(bin)
+            .current_dir(root)
+            .arg("check")
+            .args(files)
+            .output()
+            .expect("chimera runs")
+    };
+    let all = run(&examples);
+    let stdout = String::from_utf8_lossy(&all.stdout);
+    assert_eq!(
+        all.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    for e in &examples {
+        assert!(
+            stdout.contains(&format!("{e}: ok, model `")),
+            "{e}: {stdout}"
+        );
+    }
+    let mut mixed = examples.clone();
+    mixed.insert(1, "tests/bad/07_dense_on_image.nn".to_string());
+    let out = run(&mixed);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 8);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[shape-mismatch]"));
+    mixed.push("tests/bad/no_such_file.nn".to_string());
+    let out = run(&mixed);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read tests/bad/no_such_file.nn"));
+}
+
 #[test]
 fn chimera_compile_writes_the_plan_and_prints_its_hash() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
