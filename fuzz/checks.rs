@@ -32,6 +32,22 @@ pub fn netd_plan() -> &'static SavedPlan {
     })
 }
 
+/// `compile_nn`: the whole `.nn` front end ([`chimera_compiler::compile`]:
+/// parse, check, lower, passes, emission) on arbitrary bytes. An accepted
+/// program yields a plan that validates; a rejected one has at least one
+/// error and renders (codespan) as a diagnostic naming the file.
+pub fn check_compile_nn(data: &[u8]) {
+    match chimera_compiler::compile("fuzz.nn", data) {
+        Ok(compiled) => assert!(compiled.saved.plan.validate().is_ok()),
+        Err(diagnostics) => {
+            assert!(diagnostics.has_errors());
+            let text = diagnostics.render("fuzz.nn", data, false);
+            assert!(text.contains("error["), "{text}");
+            assert!(text.contains("fuzz.nn"), "{text}");
+        }
+    }
+}
+
 /// Check one accepted saved plan: it validates, and writing and re-reading
 /// it gives the same plan and hash.
 fn accepted_plan(saved: &SavedPlan) {

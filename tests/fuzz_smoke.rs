@@ -1,12 +1,13 @@
-//! A bounded smoke run of every runtime fuzz target and of the ONNX
-//! importer's (`import_onnx`), without cargo-fuzz.
+//! A bounded smoke run of every fuzz target in `fuzz/` (the `.nn` front end,
+//! the plan loader, the frame decoder, the `.npy` and safetensors readers,
+//! material bundles and the ONNX importer), without cargo-fuzz.
 //!
 //! Each test feeds the committed corpus of one target (`fuzz/corpus/<target>/`),
 //! seeds generated here from real artifacts (the compiled netD plan, frames
 //! from `encode_frame`, the example `.npy` and `.safetensors` files, dealt
 //! material bundles), and a few thousand deterministic mutations of them to
 //! the very function the fuzz target calls (`fuzz/checks.rs`). Any panic is a
-//! failure. The `.nn` front end has its own smoke run in
+//! failure. The `.nn` front end also has a proptest smoke run of its own in
 //! `compiler/tests/fuzz_smoke.rs`.
 //!
 //! With `CHIMERA_WRITE_FUZZ_SEEDS=<dir>` set, the generated seeds are also
@@ -55,6 +56,7 @@ fn examples(dir: &str, ext: &str) -> Vec<Vec<u8>> {
 /// Seeds made from real artifacts, per target.
 fn generated(target: &str) -> Vec<Vec<u8>> {
     match target {
+        "compile_nn" => examples("examples", "nn"),
         "plan_load" => vec![checks::netd_plan()
             .to_ron()
             .expect("netD serializes")
@@ -243,6 +245,42 @@ fn smoke(target: &str, mutations: usize, check: fn(&[u8])) {
         let base = &seeds[rng.below(seeds.len())];
         check(&mutate(&mut rng, base));
     }
+}
+
+/// The targets smoke-run below, one test each.
+const SMOKED: [&str; 7] = [
+    "compile_nn",
+    "frame_decode",
+    "import_onnx",
+    "material_bundle",
+    "npy_read",
+    "plan_load",
+    "safetensors_bind",
+];
+
+/// Every target in `fuzz/fuzz_targets/` has a committed corpus and a smoke
+/// run here (a new target without one fails this test).
+#[test]
+fn every_fuzz_target_has_a_corpus_and_a_smoke_run() {
+    let mut targets: Vec<String> = std::fs::read_dir(root().join("fuzz/fuzz_targets"))
+        .expect("fuzz/fuzz_targets")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    targets.sort();
+    assert_eq!(targets, SMOKED, "fuzz targets and smoke runs differ");
+    for target in SMOKED {
+        assert!(
+            !corpus(target).is_empty(),
+            "fuzz/corpus/{target} is empty or missing"
+        );
+    }
+}
+
+#[test]
+fn compile_nn_corpus_and_mutations_never_panic() {
+    smoke("compile_nn", 300, checks::check_compile_nn);
 }
 
 #[test]
