@@ -1,13 +1,23 @@
 //! Mutual TLS between the parties over loopback: round trips with counters
 //! identical to plain TCP, simultaneous bulk exchange, refusal of unpinned
-//! peers on both sides, plaintext peers, and bad key/certificate files.
+//! peers on both sides (including a rogue client with no certificate or an
+//! unpinned one that sends a request without waiting for the verdict),
+//! plaintext peers, and bad key/certificate files.
 
 use chimera_runtime::identity::{GeneratedIdentity, Identity, IdentityError, PinnedPeers};
+use chimera_runtime::transport::frame::encode_frame;
 use chimera_runtime::transport::{
-    Channel, ChannelConfig, TcpChannel, TlsChannel, TlsError, TransportError,
+    Channel, ChannelConfig, FrameKind, TcpChannel, TlsChannel, TlsError, TransportError,
 };
-use std::net::TcpListener;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -373,4 +383,174 @@ fn a_lowered_frame_limit_refuses_larger_frames_over_tls_and_tcp() {
         "the peer misbehaved: u64 words frame of 1032 bytes exceeds the limit of 1024 bytes"
     );
     assert!(refused.contains("limit is 1024 bytes"), "{refused}");
+}
+
+/// A server verifier that accepts anything: the rogue client below does not
+/// care whom it talks to, only whether the server reads what it sends.
+#[derive(Debug)]
+struct AcceptAnyServer(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A rogue TLS 1.3 client (plain rustls, not [`TlsChannel`]) that presents
+/// `cert` (or no certificate at all), does not wait for the server's
+/// verdict, and sends a Chimera query request as application data as soon
+/// as its own side of the handshake is done. Returns what it read back: it
+/// must never be application data.
+fn rogue_client(addr: SocketAddr, cert: Option<(&Path, &Path)>) -> Result<Vec<u8>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyServer(provider)));
+    let mut config = match cert {
+        None => builder.with_no_client_auth(),
+        Some((crt, key)) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_file(crt).unwrap()],
+                PrivateKeyDer::from_pem_file(key).unwrap(),
+            )
+            .unwrap(),
+    };
+    config.alpn_protocols = vec![b"chimera/1".to_vec()];
+    let name = ServerName::try_from("chimera-peer").unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
+    }
+    // A query request frame (`CHQ1`, session, batch), sent at once.
+    let mut payload = b"CHQ1".to_vec();
+    payload.extend_from_slice(&[0u8; 20]);
+    let request = encode_frame(FrameKind::Bytes, &payload, 64).unwrap();
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    let _ = tls.write_all(&request);
+    let _ = tls.flush();
+    let mut got = Vec::new();
+    match tls.read_to_end(&mut got) {
+        Ok(_) => Ok(got),
+        Err(e) if got.is_empty() => Err(e.to_string()),
+        Err(_) => Ok(got),
+    }
+}
+
+/// A client with no certificate, or with one the server does not pin, is
+/// refused inside the handshake even if it sends application data without
+/// waiting for the server's verdict: the server never yields a channel, so
+/// no protocol frame is read, and the client reads nothing but an alert.
+/// (Control: the same rogue client with the pinned certificate gets its
+/// request read, so the refusals are the server's doing.)
+#[test]
+fn a_client_without_an_accepted_certificate_gets_no_protocol_message_through() {
+    let ids = pair("rogue");
+    let dir = tempdir("rogue-x");
+    let stranger = GeneratedIdentity::generate("stranger", 30)
+        .unwrap()
+        .write(&dir, "stranger")
+        .unwrap();
+    let client = GeneratedIdentity::generate("client", 30)
+        .unwrap()
+        .write(&dir, "client")
+        .unwrap();
+    let client_id = Identity::load(&client.cert, &client.key).unwrap();
+
+    // Control: pinned, so the request arrives (after the confirmation byte).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sid, server_pins) = (ids.server.clone(), pins(&[&client_id]));
+    let server = thread::spawn(move || {
+        let mut ch = TlsChannel::accept(&listener, &sid, &server_pins, cfg()).unwrap();
+        let request = ch.recv().unwrap();
+        drop(ch);
+        request
+    });
+    let got = rogue_client(addr, Some((&client.cert, &client.key))).unwrap();
+    assert_eq!(server.join().unwrap()[..4], *b"CHQ1");
+    assert_eq!(got, [0xC5], "the pinned client gets the confirmation byte");
+
+    let cases: [(&str, Option<(&Path, &Path)>); 2] = [
+        ("no certificate", None),
+        (
+            "an unpinned certificate",
+            Some((&stranger.cert, &stranger.key)),
+        ),
+    ];
+    for (what, cert) in cases {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (sid, server_pins) = (ids.server.clone(), pins(&[&ids.client]));
+        let server = thread::spawn(move || {
+            TlsChannel::accept(&listener, &sid, &server_pins, cfg()).map(|mut ch| {
+                // Only reached if the client was accepted: what did it send?
+                ch.recv_frame().map(|f| f.payload)
+            })
+        });
+        let start = Instant::now();
+        let client = rogue_client(addr, cert);
+        let server = server.join().unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5), "{what}: no hang");
+        let err = match server {
+            Ok(read) => panic!("{what}: the server accepted the client and read {read:?}"),
+            Err(e) => e.to_string(),
+        };
+        match cert {
+            None => assert!(err.contains("no certificates"), "{what}: {err}"),
+            Some(_) => assert!(
+                err.contains("refused the client's certificate")
+                    && err.contains(&stranger_fingerprint(&stranger.cert)),
+                "{what}: {err}"
+            ),
+        }
+        match client {
+            Ok(bytes) => assert!(
+                bytes.is_empty(),
+                "{what}: the refused client received {bytes:?}"
+            ),
+            Err(e) => assert!(
+                e.contains("CertificateRequired") || e.contains("AccessDenied"),
+                "{what}: the client should see the server's alert: {e}"
+            ),
+        }
+    }
+}
+
+fn stranger_fingerprint(cert: &Path) -> String {
+    PinnedPeers::load(&[cert]).unwrap().certs()[0]
+        .fingerprint
+        .to_string()
 }
