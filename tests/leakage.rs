@@ -21,9 +21,10 @@
 //!   random, different labels), excluding the frames that open the revealed
 //!   output to it (none for netD, whose label is opened in Y by decoding
 //!   bits sent ahead of the query, uniformly random on their own);
-//! * a **positive control**: the same test on the server's transcript with
-//!   the raw input appended (a deliberately leaky protocol) must fire, so
-//!   the test can fail.
+//! * a **positive control** in each direction: the same test on the
+//!   server's transcripts with the raw input appended, and on the client's
+//!   with raw weights appended (deliberately leaky protocols), must fire,
+//!   so each test can fail.
 
 mod common;
 
@@ -217,7 +218,7 @@ fn the_server_transcript_does_not_depend_on_the_client_input_and_the_test_can_fa
 }
 
 #[test]
-fn the_client_transcript_does_not_depend_on_the_weights_apart_from_the_output() {
+fn the_client_transcript_does_not_depend_on_the_weights_and_the_test_can_fail() {
     let plan = common::compile_example("netD_chameleon").plan;
     let trained = weights::load(&plan, &common::example("netD_chameleon.safetensors")).unwrap();
     let random = weights::bind(&plan, &random_weights(&plan, &mut SplitMix64(2))).unwrap();
@@ -258,5 +259,31 @@ fn the_client_transcript_does_not_depend_on_the_weights_apart_from_the_output() 
     assert!(
         x2 < t,
         "the client's transcript depends on the weights at byte {at}: X² = {x2:.2} ≥ {t:.2}"
+    );
+
+    // Positive control: append the first layer's first 64 weights (as
+    // their fixed-point ring elements) to each transcript, as a protocol
+    // leaking the server's weights would send them.
+    let raw = |w: &BoundWeights| -> Vec<u8> {
+        let first = w.layers.values().next().expect("netD has weights");
+        first.weight[..64]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect()
+    };
+    let leak = |sample: &[Vec<u8>], w: &BoundWeights| -> Vec<Vec<u8>> {
+        sample
+            .iter()
+            .map(|t| [t.clone(), raw(w)].concat())
+            .collect()
+    };
+    let (x2, at, tests) = max_chi_square(&leak(&a, &trained), &leak(&b, &random));
+    let t = threshold(tests);
+    eprintln!(
+        "positive control (raw weights appended): max X² = {x2:.2} at byte {at}; threshold {t:.2}"
+    );
+    assert!(
+        x2 >= t,
+        "the test failed to see raw weights in the transcript"
     );
 }
