@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::cli::{chimera, stderr};
+use common::cli::{chimera, scratch, stderr};
 use common::example;
 
 use chimera_runtime::identity::GeneratedIdentity;
@@ -100,8 +100,7 @@ fn wait(child: Reaped) -> Output {
 
 #[test]
 fn the_dealer_hands_each_authenticated_party_only_its_own_material() {
-    let dir = std::env::temp_dir().join(format!("chimera-dealer-tls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = scratch("dealer-tls");
     for name in ["dealer", "server", "client", "stranger"] {
         GeneratedIdentity::generate(name, 1)
             .unwrap()

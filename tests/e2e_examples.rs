@@ -119,7 +119,6 @@ fn check_example(stem: &str, seed: u64, rows: usize) {
         "{stem}: bytes"
     );
     assert_eq!(measured["rounds"], predicted["rounds"], "{stem}: rounds");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

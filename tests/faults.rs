@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::cli::{chimera, listening_addr, stderr};
+use common::cli::{chimera, listening_addr, scratch, stderr, Scratch};
 
 use chimera_runtime::identity::{GeneratedIdentity, Identity, PinnedPeers};
 use chimera_runtime::transport::{plan_max_frame, Channel, ChannelConfig, TlsChannel};
@@ -19,7 +19,7 @@ use common::random::SplitMix64;
 use common::{compile_example, example};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -179,10 +179,8 @@ fn assert_clear(who: &str, text: &str) {
     );
 }
 
-fn setup(tag: &str, queries: usize) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chimera-faults-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn setup(tag: &str, queries: usize) -> Scratch {
+    let dir = scratch(&format!("faults-{tag}"));
     let o = chimera()
         .arg("dealer")
         .arg(example("netD_chameleon.nn"))

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::cli::{chimera, listening_addr, stderr};
+use common::cli::{chimera, listening_addr, scratch, stderr, Scratch};
 use common::example;
 
 use chimera_runtime::identity::{GeneratedIdentity, Identity, PinnedPeers};
@@ -16,7 +16,7 @@ use chimera_runtime::transport::{ChannelConfig, TlsChannel};
 use common::reaped::Reaped;
 use std::ffi::OsString;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,8 @@ use std::time::{Duration, Instant};
 const LABELS: [usize; 16] = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6, 9, 0, 1, 5];
 
 /// Material for `queries` netA queries, keys, and the 16 digits as one file each.
-fn setup(tag: &str, queries: usize) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chimera-load-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+fn setup(tag: &str, queries: usize) -> Scratch {
+    let dir = scratch(&format!("load-{tag}"));
     std::fs::create_dir_all(dir.join("inputs")).unwrap();
     let o = chimera()
         .arg("dealer")

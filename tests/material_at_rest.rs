@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::cli::{chimera, listening_addr, stderr};
+use common::cli::{chimera, listening_addr, scratch, stderr};
 use common::example;
 use common::reaped::Reaped;
 use std::path::{Path, PathBuf};
@@ -56,9 +56,7 @@ fn assert_refused(o: &Output, file: &Path, what: &str) {
 
 #[test]
 fn damaged_material_is_refused_with_the_file_named_and_files_are_owner_only() {
-    let dir = std::env::temp_dir().join(format!("chimera-at-rest-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("at-rest");
     let material = dir.join("m");
     let o = chimera()
         .arg("dealer")

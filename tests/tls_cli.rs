@@ -6,23 +6,21 @@
 
 mod common;
 
-use common::cli::{chimera, listening_addr, stderr};
+use common::cli::{chimera, listening_addr, scratch, stderr, Scratch};
 use common::example;
 
 use chimera_runtime::identity::GeneratedIdentity;
 use common::reaped::Reaped;
 use std::ffi::OsString;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
 /// A scratch directory with material for `queries` netD queries and keys
 /// for `server`, `client` and `stranger`.
-fn setup(tag: &str, queries: usize) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chimera-tls-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn setup(tag: &str, queries: usize) -> Scratch {
+    let dir = scratch(&format!("tls-cli-{tag}"));
     let o = chimera()
         .arg("dealer")
         .arg(example("netD_chameleon.nn"))
