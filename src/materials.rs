@@ -11,7 +11,7 @@
 use anyhow::{bail, Context};
 use chimera_runtime::cost;
 use chimera_runtime::dealer::{Demand, MaterialBundle, SessionId};
-use chimera_runtime::plan::{Party, Plan};
+use chimera_runtime::plan::{Party, Plan, PlanHash};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -120,15 +120,24 @@ pub fn claim_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     )
 }
 
-/// Read (without claiming) the bundle `claim_next` would claim now. A file
-/// that another process claims meanwhile is skipped.
+/// Read (without claiming) the bundle `claim_next` would claim now, refusing
+/// the other party's material. A file that another process claims meanwhile
+/// is skipped.
 pub fn peek_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     let dir = party_dir(dir, party);
     for path in unused(&dir)? {
         match fs::read(&path) {
             Ok(bytes) => {
-                return MaterialBundle::from_bytes(&bytes)
-                    .with_context(|| format!("material file {}", path.display()))
+                let bundle = MaterialBundle::from_bytes(&bytes)
+                    .with_context(|| format!("material file {}", path.display()))?;
+                if bundle.party != party {
+                    bail!(
+                        "{} holds material for the {}, not the {party}; `chimera dealer --out DIR` writes DIR/{party} for the {party}",
+                        path.display(),
+                        bundle.party
+                    );
+                }
+                return Ok(bundle);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -141,8 +150,14 @@ pub fn peek_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     )
 }
 
-/// Claim the bundle of `session` in the server's directory.
-pub fn claim_session(dir: &Path, session: &SessionId) -> anyhow::Result<MaterialBundle> {
+/// Claim the bundle of `session` in the server's directory; the refusal of
+/// an unknown session names the plan this server runs (`plan`), so a client
+/// of another plan can tell.
+pub fn claim_session(
+    dir: &Path,
+    session: &SessionId,
+    plan: &PlanHash,
+) -> anyhow::Result<MaterialBundle> {
     let dir = party_dir(dir, Party::Server);
     let wanted = format!("-{}{FRESH}", session.to_hex());
     for path in unused(&dir)? {
@@ -156,9 +171,24 @@ pub fn claim_session(dir: &Path, session: &SessionId) -> anyhow::Result<Material
         }
     }
     bail!(
-        "the server has no unused material for session {} (already used, or dealt by another `chimera dealer` run)",
-        session.to_hex()
+        "the server has no unused material for session {} (already used, or dealt by another `chimera dealer` run; this server runs plan {})",
+        session.to_hex(),
+        plan.short()
     )
+}
+
+/// Refuse a bundle dealt for another plan (the batch size aside).
+pub fn check_plan(plan: &Plan, bundle: &MaterialBundle) -> anyhow::Result<()> {
+    let hash = plan.hash()?;
+    if bundle.plan != hash {
+        bail!(
+            "the {} material was dealt for plan {}, this plan is {}; deal material for this plan",
+            bundle.party,
+            bundle.plan.short(),
+            hash.short()
+        );
+    }
+    Ok(())
 }
 
 /// Refuse a bundle dealt for another plan or another batch size. The server
@@ -166,15 +196,8 @@ pub fn claim_session(dir: &Path, session: &SessionId) -> anyhow::Result<Material
 /// announces is bound by what the dealer dealt (and with it the largest frame
 /// the server accepts).
 pub fn check_bundle(plan: &Plan, bundle: &MaterialBundle, rows: usize) -> anyhow::Result<()> {
-    let hash = plan.hash()?;
+    check_plan(plan, bundle)?;
     let party = bundle.party;
-    if bundle.plan != hash {
-        bail!(
-            "the {party} material was dealt for plan {}, this plan is {}; deal material for this plan",
-            bundle.plan.short(),
-            hash.short()
-        );
-    }
     let wanted: Demand = cost::demand(plan, rows, 1)?;
     let mut want: Vec<_> = wanted.totals().map(|(p, n)| (p.name(), n)).collect();
     let mut have: Vec<_> = bundle

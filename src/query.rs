@@ -128,9 +128,12 @@ pub fn query(
     };
     ch.send(&request.encode())?;
     ch.flush()?;
-    let reply = ch
-        .recv()
-        .context("waiting for the server to accept the query")?;
+    let reply = ch.recv().with_context(|| {
+        format!(
+            "waiting for the server to accept the query (this client runs plan {})",
+            hash.short()
+        )
+    })?;
     if reply != session_request::ACCEPT {
         anyhow::bail!("the server answered the request with something else than an acceptance");
     }

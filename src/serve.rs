@@ -89,6 +89,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
+    // Material dealt for another plan would be refused query after query
+    // (each refusal using a bundle up): refuse it here, before listening.
+    let next = materials::peek_next(&dir, Party::Server)?;
+    materials::check_plan(&plan, &next).with_context(|| {
+        format!(
+            "the material in {} does not fit the plan {}",
+            dir.display(),
+            args.plan.display()
+        )
+    })?;
     let listener = TcpListener::bind(&args.listen).with_context(|| {
         format!(
             "cannot listen on {} (is another server using that port? choose another with --listen)",
@@ -239,12 +249,13 @@ fn serve_one(
             anyhow::bail!(reason);
         }
     };
-    let material = materials::claim_session(dir, &request.session).and_then(|bundle| {
-        materials::check_bundle(plan, &bundle, request.batch as usize).with_context(|| {
-            format!("the bundle {} is now used", &bundle.session.to_hex()[..12])
-        })?;
-        Ok(PartyMaterial::open(bundle, plan.hash()?, request.session)?)
-    });
+    let material =
+        materials::claim_session(dir, &request.session, &plan.hash()?).and_then(|bundle| {
+            materials::check_bundle(plan, &bundle, request.batch as usize).with_context(|| {
+                format!("the bundle {} is now used", &bundle.session.to_hex()[..12])
+            })?;
+            Ok(PartyMaterial::open(bundle, plan.hash()?, request.session)?)
+        });
     let mut material = match material {
         Ok(m) => m,
         Err(e) => {

@@ -3,18 +3,24 @@
 //! failure cases a deployment meets (used-up or foreign material, weights
 //! that do not fit, a bad input, a port in use). Server and client talk
 //! mutual TLS with keys minted per test (`tests/tls_cli.rs` covers refusals).
+//! Every party that fails must do so within [`LIMIT`]; a hang fails the test.
 
 mod common;
 
 use chimera_runtime::identity::GeneratedIdentity;
-use common::cli::{chimera, listening_addr, scratch, stderr};
+use common::cli::{chimera, listening_addr, output_within, scratch, stderr};
 use common::example;
+use common::proxy::{Dir as ProxyDir, Fault, Framing, Proxy};
+use common::reaped::Reaped;
 use serde_json::Value;
 use std::ffi::OsString;
 
 use std::path::Path;
 use std::process::{Child, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// A party that fails reports within this long (its peer timeout is 10 s).
+const LIMIT: Duration = Duration::from_secs(30);
 
 /// The TLS flags of each party: its identity and the other's pinned
 /// certificate, minted in `dir/keys`. A material directory `M` gets its keys
@@ -79,17 +85,37 @@ fn serve(plan: &Path, weights: &Path, material: &Path, extra: &[&str]) -> (Child
 }
 
 fn query(plan: &Path, input: &Path, material: &Path, addr: &str) -> Output {
-    chimera()
-        .arg("query")
-        .arg(plan)
-        .arg("--input")
-        .arg(input)
-        .arg("--material")
-        .arg(material)
-        .args(["--connect", addr, "--json", "--timeout", "10"])
-        .args(link_flags(material, "client", "server"))
-        .output()
-        .unwrap()
+    output_within(
+        chimera()
+            .arg("query")
+            .arg(plan)
+            .arg("--input")
+            .arg(input)
+            .arg("--material")
+            .arg(material)
+            .args(["--connect", addr, "--json", "--timeout", "10"])
+            .args(link_flags(material, "client", "server")),
+        LIMIT,
+    )
+}
+
+/// `chimera serve` expected to refuse to start: its output, within [`LIMIT`].
+fn serve_refused(plan: &Path, weights: &Path, material: &Path, listen: &str) -> Output {
+    let o = output_within(
+        chimera()
+            .arg("serve")
+            .arg(plan)
+            .arg("--weights")
+            .arg(weights)
+            .arg("--material")
+            .arg(material)
+            .args(["--listen", listen])
+            .args(link_flags(material, "server", "client")),
+        LIMIT,
+    );
+    assert!(!o.status.success(), "the server started: {}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    o
 }
 
 fn wait(mut child: Child) -> Output {
@@ -230,6 +256,19 @@ fn a_failed_query_does_not_bring_the_server_down() {
     assert!(log.contains("served 1 query"), "{log}");
 }
 
+/// `chimera compile FILE --network NETWORK -o OUT`; the plan's hash.
+fn compile(file: &Path, network: &str, out: &Path) -> String {
+    let o = chimera()
+        .arg("compile")
+        .arg(file)
+        .args(["--network", network, "-o"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
 #[test]
 fn client_and_server_with_different_plans_get_a_clear_error() {
     let dir = scratch("plans");
@@ -245,6 +284,128 @@ fn client_and_server_with_different_plans_get_a_clear_error() {
     );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("dealt for plan"), "{}", stderr(&o));
+
+    // The same network compiled for the WAN is another plan (other
+    // protocols), with the same weights.
+    let lan = compile(&plan_d, "lan", &dir.join("lan.ron"));
+    let wan_plan = dir.join("wan.ron");
+    let wan = compile(&plan_d, "wan", &wan_plan);
+    assert_ne!(lan, wan);
+    let (lan, wan) = (&lan[..12], &wan[..12]);
+    // A client of the WAN plan with the LAN plan's material: refused before
+    // connecting, naming both plans.
+    let o = query(
+        &wan_plan,
+        &example("inputs/mnist_0.npy"),
+        &material,
+        "127.0.0.1:9",
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("dealt for plan") && err.contains(lan) && err.contains(wan),
+        "{err}"
+    );
+    // A server of the WAN plan with the LAN plan's material: refused at
+    // start (not query after query), naming both plans.
+    let o = serve_refused(
+        &wan_plan,
+        &example("netD_chameleon.safetensors"),
+        &material,
+        "127.0.0.1:0",
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("dealt for plan") && err.contains(lan) && err.contains(wan),
+        "{err}"
+    );
+
+    // Both running, each with material for its own plan: the client of the
+    // WAN plan is refused with the server's plan named on both sides; the
+    // server keeps serving a client of its own plan.
+    let wan_material = dir.join("mw");
+    deal(&wan_plan, &wan_material, 1, 1);
+    let (server, addr) = serve(
+        &plan_d,
+        &example("netD_chameleon.safetensors"),
+        &material,
+        &[],
+    );
+    let o = query(
+        &wan_plan,
+        &example("inputs/mnist_0.npy"),
+        &wan_material,
+        &addr,
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("no unused material for session")
+            && err.contains(&format!("this server runs plan {lan}"))
+            && err.contains(&format!("this client runs plan {wan}")),
+        "{err}"
+    );
+    let o = query(&plan_d, &example("inputs/mnist_0.npy"), &material, &addr);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = wait(server);
+    let log = stderr(&s);
+    assert!(
+        log.contains("failed") && log.contains(&format!("this server runs plan {lan}")),
+        "{log}"
+    );
+    assert!(log.contains("served 1 query"), "{log}");
+}
+
+#[test]
+fn the_other_partys_material_is_refused_on_either_side() {
+    let dir = scratch("party");
+    let plan = example("netD_chameleon.nn");
+    let material = dir.join("m");
+    deal(&plan, &material, 1, 1);
+    let o = serve_refused(
+        &plan,
+        &example("netD_chameleon.safetensors"),
+        &material.join("client"),
+        "127.0.0.1:0",
+    );
+    assert!(
+        stderr(&o).contains("holds material for the client, not the server"),
+        "{}",
+        stderr(&o)
+    );
+    let o = query(
+        &plan,
+        &example("inputs/mnist_0.npy"),
+        &material.join("server"),
+        "127.0.0.1:9",
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("holds material for the server, not the client"),
+        "{}",
+        stderr(&o)
+    );
+    for party in ["server", "client"] {
+        assert_eq!(
+            unused(&material.join(party)),
+            1,
+            "no {party} bundle was used"
+        );
+    }
+}
+
+/// Unused bundles in a party's material directory.
+fn unused(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".mat")
+        })
+        .count()
 }
 
 #[test]
@@ -252,18 +413,12 @@ fn weights_that_do_not_fit_the_plan_are_refused_at_start() {
     let dir = scratch("weights");
     let plan = example("netD_chameleon.nn");
     deal(&plan, &dir.join("m"), 1, 1);
-    let o = chimera()
-        .arg("serve")
-        .arg(&plan)
-        .arg("--weights")
-        .arg(example("netA_secureml.safetensors"))
-        .arg("--material")
-        .arg(dir.join("m"))
-        .args(["--listen", "127.0.0.1:0"])
-        .args(link_flags(&dir.join("m"), "server", "client"))
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
+    let o = serve_refused(
+        &plan,
+        &example("netA_secureml.safetensors"),
+        &dir.join("m"),
+        "127.0.0.1:0",
+    );
     let err = stderr(&o);
     assert!(err.contains("do not fit the plan"), "{err}");
     assert!(err.contains("conv1"), "the error names the layer: {err}");
@@ -307,19 +462,18 @@ fn a_port_in_use_is_a_clear_error() {
     deal(&plan, &dir.join("m"), 1, 1);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let o = chimera()
-        .arg("serve")
-        .arg(&plan)
-        .arg("--weights")
-        .arg(example("netD_chameleon.safetensors"))
-        .arg("--material")
-        .arg(dir.join("m"))
-        .args(["--listen", &addr])
-        .args(link_flags(&dir.join("m"), "server", "client"))
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
+    let o = serve_refused(
+        &plan,
+        &example("netD_chameleon.safetensors"),
+        &dir.join("m"),
+        &addr,
+    );
     assert!(stderr(&o).contains("cannot listen on"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&addr),
+        "names the address: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -353,22 +507,106 @@ fn a_client_killed_mid_run_leaves_the_server_serving() {
 }
 
 #[test]
+fn a_server_killed_mid_run_is_a_clear_error_for_the_client() {
+    let dir = scratch("srvkill");
+    let plan = example("netD_chameleon.nn");
+    let material = dir.join("m");
+    deal(&plan, &material, 2, 1);
+    let (server, addr) = serve(
+        &plan,
+        &example("netD_chameleon.safetensors"),
+        &material,
+        &[],
+    );
+    let mut server = Reaped::new(server);
+    // A clean run through a relay counts the TLS records of each direction.
+    let clean = Proxy::start(&addr, Framing::Tls, None);
+    let o = query(
+        &plan,
+        &example("inputs/mnist_0.npy"),
+        &material,
+        &clean.addr,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let middle = clean.units.lock().unwrap()[1] / 2;
+    // The relay holds the server's middle record back; once the client waits
+    // for it, the server process is killed.
+    let relay = Proxy::start(
+        &addr,
+        Framing::Tls,
+        Some(Fault::Delay {
+            dir: ProxyDir::ToClient,
+            unit: middle,
+            by: Duration::from_secs(2),
+        }),
+    );
+    let client = chimera()
+        .arg("query")
+        .arg(&plan)
+        .arg("--input")
+        .arg(example("inputs/mnist_1.npy"))
+        .arg("--material")
+        .arg(&material)
+        .args(["--connect", &relay.addr, "--timeout", "10"])
+        .args(link_flags(&material, "client", "server"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut client = Reaped::new(client);
+    let start = Instant::now();
+    while relay.units.lock().unwrap()[1] <= middle {
+        assert!(start.elapsed() < LIMIT, "the run never reached its middle");
+        assert!(
+            client.get().try_wait().unwrap().is_none(),
+            "the client ended early"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.get().kill().unwrap();
+    server.get().wait().unwrap();
+    let killed = Instant::now();
+    while client.get().try_wait().unwrap().is_none() {
+        assert!(
+            killed.elapsed() < LIMIT,
+            "the client hangs after the server died"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let o = client.into_inner().wait_with_output().unwrap();
+    assert!(
+        !o.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let err = stderr(&o);
+    eprintln!(
+        "client, {:.2?} after the server was killed: {err}",
+        killed.elapsed()
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("the peer closed the connection") || err.contains("closed the connection"),
+        "a clear error: {err}"
+    );
+    assert!(
+        o.stdout.is_empty(),
+        "no answer printed: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+#[test]
 fn missing_material_is_a_clear_error_on_either_side() {
     let dir = scratch("nomat");
     let plan = example("netD_chameleon.nn");
     let nowhere = dir.join("m");
-    let o = chimera()
-        .arg("serve")
-        .arg(&plan)
-        .arg("--weights")
-        .arg(example("netD_chameleon.safetensors"))
-        .arg("--material")
-        .arg(&nowhere)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(link_flags(&nowhere, "server", "client"))
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
+    let o = serve_refused(
+        &plan,
+        &example("netD_chameleon.safetensors"),
+        &nowhere,
+        "127.0.0.1:0",
+    );
     let err = stderr(&o);
     assert!(
         err.contains(&nowhere.display().to_string()),
