@@ -7,7 +7,7 @@
 use super::random;
 use chimera_runtime::exec::RevealedOutput;
 use chimera_runtime::oracle::{self, Mode, Tolerance};
-use chimera_runtime::plan::{Encoding, Party, Plan, Reveal};
+use chimera_runtime::plan::{Encoding, Op, OutputSpec, Party, Plan, Reveal, ValueId};
 use chimera_runtime::tensor_io::{self, Batch};
 use chimera_runtime::weights::{self, BoundWeights};
 
@@ -81,9 +81,11 @@ pub fn assert_matches_oracle(
             dev.unwrap_or_else(|| Tolerance::for_frac_bits(plan.fixed.frac_bits).bound(range));
         if expected.encoding == Encoding::Integer {
             // Labels: identical unless the oracle's input to argmax has a
-            // near tie (checked below on the scores, when revealed).
+            // near tie (the scores behind the label, from the oracle).
             if tol == 0.0 {
                 assert_eq!(got.values, expected.values, "{stem}: labels");
+            } else {
+                assert_labels_apart_from_ties(stem, plan, bound, inputs, spec.value, got, tol);
             }
             continue;
         }
@@ -117,4 +119,57 @@ pub fn assert_matches_oracle(
         }
     }
     assert!(compared > 0, "{stem}: nothing revealed to the client");
+}
+
+/// A label revealed with a non-zero deviation bound: the secure label equals
+/// the oracle's on every row whose two best oracle scores (the argmax's
+/// input, evaluated by the oracle on the plan with those scores as an extra
+/// output) are further apart than twice the bound `tol`. Rows with a near
+/// tie may differ.
+fn assert_labels_apart_from_ties(
+    stem: &str,
+    plan: &Plan,
+    bound: &BoundWeights,
+    inputs: &[Batch],
+    label: ValueId,
+    got: &RevealedOutput,
+    tol: f64,
+) {
+    let argmax = plan
+        .steps
+        .iter()
+        .find(|s| s.output == label && matches!(s.op, Op::Argmax))
+        .unwrap_or_else(|| panic!("{stem}: the label `{}` is not an argmax", got.name));
+    let mut with_scores = plan.clone();
+    with_scores.outputs.push(OutputSpec {
+        name: format!("scores behind {}", got.name),
+        value: argmax.inputs[0],
+        reveal: Reveal::Scores,
+        to: Party::Client,
+    });
+    let mut weights = bound.clone();
+    weights.plan_hash = with_scores.hash().unwrap();
+    let eval = oracle::evaluate(&with_scores, &weights, inputs, Mode::Fixed).unwrap();
+    let scores = eval.outputs.last().expect("the extra scores output");
+    let want = eval
+        .outputs
+        .iter()
+        .find(|o| o.name == got.name)
+        .expect("the label among the oracle's outputs");
+    let mut decided = 0;
+    for r in 0..got.rows {
+        let mut sorted = scores.row(r).to_vec();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        if sorted.len() > 1 && sorted[0] - sorted[1] <= 2.0 * tol {
+            continue;
+        }
+        decided += 1;
+        assert_eq!(got.label(r), want.label(r), "{stem}: label of row {r}");
+    }
+    // A static bound can be too loose to decide any row (stand-in weights
+    // with large norms, e.g. cifar_minionn's): say so rather than fail.
+    println!(
+        "{stem}: {decided} of {} label(s) compared with the oracle's (bound {tol:.2e})",
+        got.rows
+    );
 }
