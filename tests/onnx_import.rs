@@ -17,7 +17,7 @@ use chimera_compiler::onnx::{self, ExternalData, ImportOptions, Imported, Reveal
 use chimera_runtime::oracle::{self, Mode};
 use chimera_runtime::tensor_io::{load_npy, Tensor};
 use chimera_runtime::weights;
-use common::cli::chimera;
+use common::cli::{chimera, scratch};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -75,6 +75,38 @@ fn generated_programs_match_their_snapshots() {
     for name in MODELS {
         let imported = import(name);
         insta::assert_snapshot!(format!("onnx_{name}"), imported.source);
+    }
+}
+
+/// Every operator the importer maps on network tensors appears in a
+/// committed test model (the generated programs name each statement's ONNX
+/// operator in a comment), and every operator it knows is in the table of
+/// `docs/import.md`.
+#[test]
+fn every_supported_operator_has_a_test_model_and_a_row_in_the_docs() {
+    let sources: Vec<String> = MODELS.iter().map(|name| import(name).source).collect();
+    for op in onnx::layers::LAYER_OPERATORS {
+        assert!(
+            sources.iter().any(|s| s.contains(&format!(" {op} "))),
+            "no test model in examples/onnx uses `{op}`"
+        );
+    }
+    let doc =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/import.md"))
+            .expect("docs/import.md");
+    let start = doc
+        .find("## Supported operators")
+        .expect("the operator table");
+    let table = &doc[start..];
+    let known = onnx::layers::LAYER_OPERATORS
+        .iter()
+        .chain(onnx::fold::FOLDABLE.iter())
+        .chain(["Constant", "Shape"].iter());
+    for op in known {
+        assert!(
+            table.contains(&format!("`{op}`")),
+            "docs/import.md's table does not list `{op}`"
+        );
     }
 }
 
@@ -222,13 +254,6 @@ fn reveal_label_reveals_only_the_predicted_class() {
     assert_eq!(plan.outputs.len(), 1);
 }
 
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chimera-onnx-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
-}
-
 /// `chimera import` then `chimera run --json` on the first `rows` sample inputs.
 fn import_and_run(name: &str, rows: usize) -> Vec<usize> {
     let out = scratch(name);
@@ -270,7 +295,6 @@ fn import_and_run(name: &str, rows: usize) -> Vec<usize> {
         .as_array()
         .and_then(|outs| outs.iter().find(|o| o["name"] == "label"))
         .expect("label output");
-    let _ = std::fs::remove_dir_all(&out);
     label["rows"]
         .as_array()
         .expect("rows")
@@ -313,5 +337,45 @@ fn import_of_an_unsupported_model_fails_with_the_node_named() {
         "{err}"
     );
     assert!(!Path::new(&out.join("bad.nn")).exists());
-    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A PyTorch export whose two ReLUs became GELUs (the same bytes with
+/// `Relu` replaced by `Gelu`, so the protobuf stays valid): one error lists
+/// both nodes with their operator, opset and a suggested rewrite, and
+/// nothing is written.
+#[test]
+fn import_lists_every_unsupported_node_at_once() {
+    let out = scratch("gelu");
+    let bytes = std::fs::read(dir().join("mnist_mlp_legacy.onnx")).expect("model");
+    let mut patched = bytes.clone();
+    let mut replaced = 0;
+    for i in 0..patched.len().saturating_sub(3) {
+        if &patched[i..i + 4] == b"Relu" {
+            patched[i..i + 4].copy_from_slice(b"Gelu");
+            replaced += 1;
+        }
+    }
+    assert!(replaced >= 2, "the model names its ReLUs");
+    let model = out.join("gelu.onnx");
+    std::fs::write(&model, &patched).expect("write");
+    let o = chimera()
+        .arg("import")
+        .arg(&model)
+        .output()
+        .expect("chimera import");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("2 nodes use operators chimera cannot import"),
+        "{err}"
+    );
+    assert!(
+        err.contains("node `/Gelu`: operator `Gelu` (opset ")
+            && err.contains("node `/Gelu_1`: operator `Gelu` (opset "),
+        "{err}"
+    );
+    assert!(err.contains("use ReLU (nn.ReLU)"), "{err}");
+    assert!(err.contains("chimera imports Gemm"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.join("gelu.nn").exists() && !out.join("gelu.safetensors").exists());
 }

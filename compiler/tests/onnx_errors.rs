@@ -175,6 +175,43 @@ fn an_unsupported_operator() {
     insta::assert_snapshot!("onnx_error_operator", error_of(&m));
 }
 
+/// Every unsupported node is named in one error, with its operator, its
+/// opset and a suggested rewrite; supported nodes between them and an
+/// unsupported node on a branch the output does not read are not listed.
+#[test]
+fn every_unsupported_operator_at_once() {
+    let mut fused = node("FusedGemm", "/fc/FusedGemm", &["r"], "f");
+    fused.domain = "com.microsoft".into();
+    let mut m = model(
+        vector(),
+        vec![
+            node("Erf", "/act/Erf", &["x"], "e"),
+            node("Relu", "/act/Relu", &["e"], "r"),
+            node("Exp", "/unused/Exp", &["x"], "unused"),
+            fused,
+            node("LeakyRelu", "", &["f"], "y"),
+        ],
+        vec![],
+    );
+    m.opset_import.push(OperatorSetIdProto {
+        domain: "com.microsoft".into(),
+        version: 1,
+    });
+    let e = error_of(&m);
+    for expected in [
+        "3 nodes use operators chimera cannot import",
+        "node `/act/Erf`: operator `Erf` (opset 17)",
+        "node `/fc/FusedGemm`: operator `com.microsoft::FusedGemm` (opset 1)",
+        "node `#4 (output `y`)`: operator `LeakyRelu` (opset 17)",
+        "use ReLU (nn.ReLU) for this activation",
+        "chimera imports Gemm, MatMul, Conv",
+    ] {
+        assert!(e.contains(expected), "`{expected}` missing from:\n{e}");
+    }
+    assert!(!e.contains("Exp"), "a node the output does not read: {e}");
+    insta::assert_snapshot!("onnx_error_operators", e);
+}
+
 #[test]
 fn an_operator_of_another_domain() {
     let mut n = node("FusedGemm", "/fc/FusedGemm", &["x"], "y");

@@ -56,6 +56,14 @@ pub enum ImportError {
         /// Its operator (with its domain if not the default one).
         op: String,
     },
+    /// Every node of the model whose operator is outside the supported set,
+    /// found in one pass before anything is lowered (so a user fixes them
+    /// all at once, not one per run).
+    #[error("{}", render_unsupported(.nodes))]
+    UnsupportedOperators {
+        /// The nodes, in graph order.
+        nodes: Vec<UnsupportedNode>,
+    },
     /// A supported operator used in a way the importer cannot map
     /// (an attribute value, a dynamic shape, a non-constant parameter, …).
     #[error("node `{node}` ({op}): {problem}; supported: {supported}")]
@@ -98,3 +106,60 @@ pub const SUPPORTED_OPERATORS: &str = "Gemm, MatMul, Conv, Relu, MaxPool, Averag
 GlobalAveragePool, ReduceMean (spatial), Flatten, Reshape, Add, Sub, Mul, Div, BatchNormalization, Sigmoid, Tanh, \
 Identity, Dropout, Softmax/LogSoftmax (last node only), and on constants Constant, Shape, \
 Gather, Unsqueeze, Squeeze, Concat, Cast, Transpose";
+
+/// A node whose operator the importer does not map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnsupportedNode {
+    /// How errors name the node (its name, or its position and output).
+    pub node: String,
+    /// Its operator, with its domain if not the default one.
+    pub op: String,
+    /// The opset version of the operator's domain the model declares (0 if
+    /// it declares none).
+    pub opset: i64,
+}
+
+/// A rewrite of the original model that avoids `op`, where one is known.
+pub fn suggested_rewrite(op: &str) -> &'static str {
+    match op {
+        "Gelu" | "Erf" | "LeakyRelu" | "PRelu" | "Elu" | "Selu" | "Celu" | "Softplus" | "Mish"
+        | "HardSwish" => "use ReLU (nn.ReLU) for this activation",
+        "Clip" => "use ReLU instead of ReLU6 or Hardtanh, or Tanh (imported as clamp(x, -1, 1))",
+        "HardSigmoid" => "use Sigmoid (imported as the same clamp(x/4 + 1/2, 0, 1))",
+        "Pad" => {
+            "pad inside the convolution (nn.Conv2d(..., padding = p)) instead of a separate pad"
+        }
+        "Exp" | "Log" | "Pow" | "Sqrt" | "Reciprocal" => {
+            "compute it on the revealed scores after the private inference, or remove it"
+        }
+        "ReduceMax" | "GlobalMaxPool" => "use MaxPool with a kernel of the whole image",
+        "ConvTranspose" | "Resize" | "Upsample" => {
+            "no rewrite known: the language has no upsampling layer"
+        }
+        "LSTM" | "GRU" | "RNN" | "Attention" | "MultiHeadAttention" => {
+            "no rewrite known: recurrent and attention layers are not supported"
+        }
+        _ => "no rewrite known: replace the layer with one of the supported operators",
+    }
+}
+
+fn render_unsupported(nodes: &[UnsupportedNode]) -> String {
+    let mut s = match nodes {
+        [_] => "1 node uses an operator chimera cannot import:".to_string(),
+        _ => format!("{} nodes use operators chimera cannot import:", nodes.len()),
+    };
+    for n in nodes {
+        let opset = match n.opset {
+            0 => "its domain's opset not declared".to_string(),
+            v => format!("opset {v}"),
+        };
+        s.push_str(&format!(
+            "\n  node `{}`: operator `{}` ({opset}) is not supported; {}",
+            n.node,
+            n.op,
+            suggested_rewrite(&n.op)
+        ));
+    }
+    s.push_str(&format!("\nchimera imports {SUPPORTED_OPERATORS}"));
+    s
+}

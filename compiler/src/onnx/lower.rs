@@ -9,7 +9,7 @@
 //! operators themselves are in [`super::layers`].
 
 use super::emit::{Output, Program};
-use super::error::ImportError;
+use super::error::{ImportError, UnsupportedNode};
 use super::fold;
 use super::graph::{read_tensor, Const, ExternalData, Int, Node};
 use super::layers;
@@ -136,6 +136,7 @@ pub fn lower(model: &ModelProto, options: &ImportOptions) -> Result<Program, Imp
         }
     }
     *state.uses.entry(output.clone()).or_default() += 1;
+    unsupported_operators(model, graph, &live, version)?;
     for &i in &live {
         state.node(Node {
             proto: &graph.node[i],
@@ -165,6 +166,61 @@ fn header(model: &ModelProto, source_name: &str, version: i64, name: &str) -> Ve
         format!("Weights: {name}.safetensors (float32, PyTorch layouts), bound by layer name."),
         "Each line's comment gives the row shape and the ONNX node(s) it came from.".into(),
     ]
+}
+
+/// True if the importer maps operator `op` of the default domain somewhere
+/// (on network tensors, or folded on constants).
+fn is_known_operator(op: &str) -> bool {
+    op == "Constant"
+        || op == "Shape"
+        || layers::LAYER_OPERATORS.contains(&op)
+        || fold::FOLDABLE.contains(&op)
+}
+
+/// Refuse the model if any live node has an operator the importer does not
+/// know, listing every such node at once (how each known operator is used
+/// is checked later, node by node).
+fn unsupported_operators(
+    model: &ModelProto,
+    graph: &GraphProto,
+    live: &[usize],
+    version: i64,
+) -> Result<(), ImportError> {
+    let mut nodes = Vec::new();
+    for &i in live {
+        let node = Node {
+            proto: &graph.node[i],
+            index: i,
+        };
+        let domain = node.proto.domain.as_str();
+        if domain.is_empty() || domain == "ai.onnx" {
+            if !is_known_operator(node.op()) {
+                nodes.push(UnsupportedNode {
+                    node: node.label(),
+                    op: node.op().to_string(),
+                    opset: version,
+                });
+            }
+        } else {
+            let opset = model
+                .opset_import
+                .iter()
+                .filter(|o| o.domain == domain)
+                .map(|o| o.version)
+                .max()
+                .unwrap_or(0);
+            nodes.push(UnsupportedNode {
+                node: node.label(),
+                op: format!("{domain}::{}", node.op()),
+                opset,
+            });
+        }
+    }
+    if nodes.is_empty() {
+        Ok(())
+    } else {
+        Err(ImportError::UnsupportedOperators { nodes })
+    }
 }
 
 /// Indices of the nodes the output depends on, in graph order.

@@ -29,7 +29,7 @@ pub mod names;
 pub mod proto;
 
 pub use emit::Program;
-pub use error::{ImportError, SUPPORTED_OPERATORS};
+pub use error::{ImportError, UnsupportedNode, SUPPORTED_OPERATORS};
 pub use graph::ExternalData;
 
 use prost::Message;

@@ -22,6 +22,31 @@ use elementwise::{add, mul, pass_through, softmax, unary};
 use linear::{batchnorm, conv, gemm, matmul};
 use spatial::{flatten, global_average_pool, pool, reduce_mean, reshape};
 
+/// The operators [`lower_node`] maps (on network tensors).
+pub const LAYER_OPERATORS: [&str; 21] = [
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Identity",
+    "Dropout",
+    "Gemm",
+    "MatMul",
+    "Conv",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "ReduceMean",
+    "Flatten",
+    "Reshape",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "BatchNormalization",
+    "Softmax",
+    "LogSoftmax",
+];
+
 /// Lower a node that reads at least one network tensor.
 pub fn lower_node(
     s: &mut Lowering<'_>,
