@@ -274,6 +274,9 @@ fn listening_address(server: &mut Child) -> anyhow::Result<String> {
     let line = rx
         .recv_timeout(Duration::from_secs(30))
         .context("the server did not start listening within 30 s")?;
+    if line.trim().is_empty() {
+        bail!("the server stopped before it listened");
+    }
     line.trim()
         .strip_prefix("listening on ")
         .map(str::to_string)

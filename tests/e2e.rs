@@ -422,6 +422,26 @@ fn weights_that_do_not_fit_the_plan_are_refused_at_start() {
     let err = stderr(&o);
     assert!(err.contains("do not fit the plan"), "{err}");
     assert!(err.contains("conv1"), "the error names the layer: {err}");
+    // `chimera run` reports the server's refusal as its own error.
+    let o = output_within(
+        chimera()
+            .arg("run")
+            .arg(&plan)
+            .arg("--weights")
+            .arg(example("netA_secureml.safetensors"))
+            .arg("--input")
+            .arg(example("inputs/mnist_0.npy")),
+        LIMIT,
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("the server stopped before it listened")
+            && err.contains("do not fit the plan")
+            && err.contains("conv1"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]
