@@ -1,6 +1,7 @@
-//! Load on one `chimera serve` over loopback TLS: 16 concurrent clients,
-//! each with a different MNIST digit, all answered with their own correct
-//! label (no cross-talk between sessions) while the server's memory stays
+//! Load on one `chimera serve` over loopback TLS: 16 concurrent clients
+//! (held open at the server at the same time, mid-query, and checked to
+//! be), each with a different MNIST digit, all answered with their own
+//! scores (no cross-talk between sessions) while the server's memory stays
 //! bounded; and the session cap: a client beyond `--max-sessions` +
 //! `--max-queue` is told the server is busy, and a queued client is served
 //! once a slot frees.
@@ -8,11 +9,14 @@
 mod common;
 
 use common::cli::{chimera, listening_addr, scratch, stderr, Scratch};
-use common::example;
+use common::{compile_example, example};
 
 use chimera_runtime::identity::{GeneratedIdentity, Identity, PinnedPeers};
+use chimera_runtime::oracle::{self, Mode, Tolerance};
 use chimera_runtime::tensor_io::{load_npy, save_npy, NpyDtype, Tensor};
 use chimera_runtime::transport::{ChannelConfig, TlsChannel};
+use chimera_runtime::weights;
+use common::proxy::{Dir, Fault, Framing, Proxy};
 use common::reaped::Reaped;
 use std::ffi::OsString;
 
@@ -125,26 +129,113 @@ fn peak_rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// How many of the server's threads are named `name` (truncated to the
+/// kernel's 15 characters), 0 once it has exited.
+fn threads_named(pid: u32, name: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+/// The oracle's scores of the 16 images under netA, and how far a secure
+/// score may be from them (the static deviation bound, else the empirical
+/// tolerance, plus the 4-decimal rounding of the printed scores).
+fn oracle_scores() -> (Vec<Vec<f64>>, f64) {
+    let plan = compile_example("netA_secureml").plan;
+    let bound = weights::load(&plan, &example("netA_secureml.safetensors")).unwrap();
+    let info = plan.value(plan.inputs[0].value);
+    let batch = load_npy(&example("inputs/mnist_batch16_flat.npy"))
+        .unwrap()
+        .into_batch(&info.name, &info.shape)
+        .unwrap();
+    let want = oracle::evaluate(&plan, &bound, &[batch], Mode::Fixed).unwrap();
+    let index = plan
+        .outputs
+        .iter()
+        .position(|o| o.name == "scores")
+        .unwrap();
+    let scores = &want.outputs[index];
+    let rows: Vec<Vec<f64>> = (0..16).map(|r| scores.row(r).to_vec()).collect();
+    let range = scores.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let tol = oracle::deviation_bounds(&plan, &bound)[index]
+        .unwrap_or_else(|| Tolerance::for_frac_bits(plan.fixed.frac_bits).bound(range));
+    (rows, tol + 5e-5)
+}
+
+/// The scores a client printed: `row 0: label L  scores [a, b, …]`.
+fn printed_scores(out: &str) -> Vec<f64> {
+    let list = out
+        .split("scores [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no scores in {out:?}"));
+    list.split(',').map(|v| v.trim().parse().unwrap()).collect()
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
+}
+
 #[test]
 fn sixteen_concurrent_clients_each_get_their_own_answer() {
-    let dir = setup("16", 16);
+    // One query more than the 16: a clean run through a proxy first, to
+    // count the TLS records of a query.
+    let dir = setup("16", 17);
     let (mut server, addr) = serve(&dir, &[]);
-    // Sample the server's peak memory while it works (it exits by itself).
+    // Sample the server's peak memory and its peak number of live TLS
+    // sessions (one writer thread each, from handshake to close) while it
+    // works (it exits by itself).
     let pid = server.get().id();
     let sampler = std::thread::spawn(move || {
-        let mut peak = 0;
+        let (mut rss, mut sessions) = (0, 0);
         loop {
             match peak_rss_kb(pid) {
-                0 => return peak,
-                kb => peak = peak.max(kb),
+                0 => return (rss, sessions),
+                kb => rss = rss.max(kb),
             }
-            std::thread::sleep(Duration::from_millis(10));
+            sessions = sessions.max(threads_named(pid, "chimera-tls-wri"));
+            std::thread::sleep(Duration::from_millis(5));
         }
     });
-    let clients: Vec<Child> = (0..16)
-        .map(|i| query_cmd(&dir, &addr, i, 60).spawn().unwrap())
+    let clean = Proxy::start(&addr, Framing::Tls, None);
+    let o = query_cmd(&dir, &clean.addr, 0, 60).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let to_client = clean.units.lock().unwrap()[Dir::ToClient as usize];
+    assert!(to_client >= 4, "{to_client} records to the client");
+
+    // Each of the 16 clients talks through a proxy that holds one record of
+    // the server's, halfway through the query, for a few seconds: all 16
+    // sessions are then open at the server at the same time, mid-query.
+    let hold = Duration::from_secs(6);
+    let proxies: Vec<Proxy> = (0..16)
+        .map(|_| {
+            Proxy::start(
+                &addr,
+                Framing::Tls,
+                Some(Fault::Delay {
+                    dir: Dir::ToClient,
+                    unit: to_client / 2,
+                    by: hold,
+                }),
+            )
+        })
+        .collect();
+    let clients: Vec<Child> = proxies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| query_cmd(&dir, &p.addr, i, 60).spawn().unwrap())
         .collect();
     let outputs = wait_all(clients, Duration::from_secs(120));
+    // No cross-talk: every client's scores are the oracle's for its own
+    // image (within the deviation bound), and nearer to them than to any
+    // other image's.
+    let (oracle, tol) = oracle_scores();
     for (i, o) in outputs.iter().enumerate() {
         assert!(o.status.success(), "client {i}: {}", stderr(o));
         let out = String::from_utf8_lossy(&o.stdout);
@@ -152,8 +243,20 @@ fn sixteen_concurrent_clients_each_get_their_own_answer() {
             out.starts_with(&format!("row 0: label {}  scores [", LABELS[i])),
             "client {i} got another session's answer or a wrong one: {out}"
         );
+        let got = printed_scores(&out);
+        let own = distance(&got, &oracle[i]);
+        assert!(
+            own <= tol,
+            "client {i}: scores {own} from its oracle's (bound {tol})"
+        );
+        for (j, other) in oracle.iter().enumerate().filter(|(j, _)| *j != i) {
+            assert!(
+                distance(&got, other) > own,
+                "client {i}'s scores are as near to image {j}'s as to its own"
+            );
+        }
     }
-    // The server stops by itself once its 16 bundles are used.
+    // The server stops by itself once its 17 bundles are used.
     let start = Instant::now();
     while server.get().try_wait().unwrap().is_none() {
         assert!(
@@ -163,10 +266,16 @@ fn sixteen_concurrent_clients_each_get_their_own_answer() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let log = stderr(&server.into_inner().wait_with_output().unwrap());
-    let rss = sampler.join().unwrap();
-    assert!(log.contains("served 16 queries"), "{log}");
+    let (rss, sessions) = sampler.join().unwrap();
+    assert!(log.contains("served 17 queries"), "{log}");
     assert!(!log.contains("failed"), "{log}");
-    eprintln!("16 concurrent netA sessions: server peak RSS {rss} kB");
+    eprintln!(
+        "16 concurrent netA sessions: at most {sessions} open at once; server peak RSS {rss} kB"
+    );
+    assert!(
+        sessions >= 16,
+        "only {sessions} sessions were open at the server at once"
+    );
     assert!(rss > 0 && rss < 512 * 1024, "server peak RSS {rss} kB");
 }
 
