@@ -417,9 +417,13 @@ fn run_faults(mode: Mode) {
     connections += 1;
     good_query(&dir, mode, &server, connections);
 
+    // About 14-16 MB after some 30 connections, one session at a time. The
+    // bound catches a server that buffers what a frame header announces (up
+    // to 4 GiB) instead of refusing it, or that keeps more than about 3.5 MB
+    // per connection.
     let rss = server.peak_rss_kb();
     eprintln!("{mode:?}: server peak RSS {rss} kB");
-    assert!(rss < 512 * 1024, "server peak RSS {rss} kB");
+    assert!(rss > 0 && rss < 128 * 1024, "server peak RSS {rss} kB");
     assert!(
         !server
             .log
