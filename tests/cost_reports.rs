@@ -2,7 +2,10 @@
 //! `examples/*.nn`): table and JSON snapshots under `lan` and `wan`; the
 //! report's totals are the runtime's own `plan_cost`; the optimal plan is
 //! never estimated worse than all-GMW or all-Yao; pins are honoured; the
-//! command line refuses bad networks with a clear message.
+//! command line refuses bad networks with a clear message; the dealer bytes
+//! it states per party are the sizes of the files `chimera dealer` writes.
+
+mod common;
 
 use chimera_compiler::cost::report::{compile_plans, to_dot, Plans, Report, Settings};
 use chimera_compiler::cost::{Network, Objective, Profile, RuntimeOracle};
@@ -144,8 +147,9 @@ fn lan_and_wan_choose_differently_on_net_d() {
 
 /// docs/cost-model.md explains netD on LAN and WAN with the figures of the
 /// reports: its table's totals and alternatives are what `chimera cost`
-/// prints today (a change to the cost model that moves them fails here
-/// until the explanation is updated).
+/// prints today, and so are its netD dealer file sizes (a change to the
+/// cost model or the material format that moves them fails here until the
+/// explanation is updated).
 #[test]
 fn the_cost_model_doc_quotes_net_d_reports_of_today() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -163,10 +167,32 @@ fn the_cost_model_doc_quotes_net_d_reports_of_today() {
             row(&r.optimal.total),
             row(&r.all_gmw.total),
             row(&r.all_yao.total),
+            (r.optimal.total.cost.dealer_bytes, r.optimal.dealer_files),
         )
     };
+    // 634921 → "634,921"
+    let thousands = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
     let mut expected = Vec::new();
-    let (opt, gmw, yao) = report(Network::lan());
+    let (opt, gmw, yao, (words, files)) = report(Network::lan());
+    expected.push(format!(
+        "{} B of explicit words over the layers",
+        thousands(words)
+    ));
+    expected.push(format!(
+        "files of **{} B** for the server and **{} B** for the client",
+        thousands(files.server),
+        thousands(files.client)
+    ));
     expected.push(format!(
         "{} rounds, {} kB online, est. **{:.1} ms**",
         opt.0,
@@ -187,7 +213,7 @@ fn the_cost_model_doc_quotes_net_d_reports_of_today() {
         yao.2,
         yao.2 / opt.2
     ));
-    let (opt, gmw, yao) = report(Network::wan());
+    let (opt, gmw, yao, _) = report(Network::wan());
     expected.push(format!(
         "{} rounds, {:.2} MB online, est. **{:.0} ms**",
         opt.0,
@@ -203,6 +229,124 @@ fn the_cost_model_doc_quotes_net_d_reports_of_today() {
     expected.push(format!("{:.0} ms (optimal = all-Yao)", yao.2));
     for e in expected {
         assert!(doc.contains(&e), "docs/cost-model.md does not say `{e}`");
+    }
+}
+
+/// The report's dealer bytes per party are exact: `chimera dealer` writes
+/// files of exactly `dealer_bytes_to_server` / `dealer_bytes_to_client`
+/// bytes per query, for the optimal plan (the one `chimera compile` makes
+/// with the same flags), and the runtime's dealer makes bundles of exactly
+/// the alternatives' figures. Per layer, the client's bytes are the
+/// explicit words (`dealer_bytes`) and the server's are 0.
+#[test]
+fn dealer_bytes_per_party_are_the_dealers_file_sizes() {
+    use chimera_runtime::dealer::{SessionId, TrustedDealer};
+    let dir = common::cli::scratch("cost-dealer-bytes");
+    for (stem, batch) in [
+        ("netD_chameleon", 1),
+        ("netA_secureml", 1),
+        ("netA_secureml", 3),
+        ("sigmoid_poly", 2),
+    ] {
+        let nn = format!("examples/{stem}.nn");
+        let batch_arg = batch.to_string();
+        let (code, out, err) = chimera(&[
+            "cost",
+            &nn,
+            "--network",
+            "lan",
+            "--objective",
+            "latency",
+            "--batch",
+            &batch_arg,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{stem}: {err}");
+        let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let totals = &json["totals"];
+        let to_server = totals["dealer_bytes_to_server"]
+            .as_u64()
+            .expect("server bytes");
+        let to_client = totals["dealer_bytes_to_client"]
+            .as_u64()
+            .expect("client bytes");
+        assert_eq!(json["alternatives"]["optimal"], *totals, "{stem}");
+        // The client's file holds every layer's explicit words and a header.
+        let words = totals["dealer_bytes"].as_u64().expect("dealer bytes");
+        assert!(to_client > words && to_server < to_client, "{stem}");
+        let layers = json["layers"].as_array().expect("layers");
+        assert_eq!(
+            layers
+                .iter()
+                .map(|l| l["dealer_bytes"].as_u64().expect("layer"))
+                .sum::<u64>(),
+            words
+        );
+        for l in layers {
+            assert_eq!(l["dealer_bytes_to_client"], l["dealer_bytes"], "{stem}");
+            assert_eq!(l["dealer_bytes_to_server"], 0, "{stem}");
+        }
+
+        let case = dir.join(format!("{stem}-{batch}"));
+        let plan = case.join("plan.ron");
+        std::fs::create_dir_all(&case).expect("case directory");
+        let plan_arg = plan.to_str().expect("utf-8");
+        let (code, _, err) = chimera(&[
+            "compile",
+            &nn,
+            "-o",
+            plan_arg,
+            "--network",
+            "lan",
+            "--objective",
+            "latency",
+        ]);
+        assert_eq!(code, 0, "{stem}: {err}");
+        let mat = case.join("mat");
+        let (code, _, err) = chimera(&[
+            "dealer",
+            plan_arg,
+            "--queries",
+            "2",
+            "--batch",
+            &batch_arg,
+            "--out",
+            mat.to_str().expect("utf-8"),
+            "--quiet",
+        ]);
+        assert_eq!(code, 0, "{stem}: {err}");
+        for (party, expected) in [("server", to_server), ("client", to_client)] {
+            let files: Vec<u64> = std::fs::read_dir(mat.join(party))
+                .expect("material directory")
+                .map(|e| e.expect("entry").metadata().expect("metadata").len())
+                .collect();
+            assert_eq!(files, vec![expected; 2], "{stem} batch {batch}: {party}");
+        }
+
+        let s = settings(Network::lan(), Objective::Latency, batch);
+        let p = plans(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(&nn).as_path(),
+            &s,
+        );
+        for (alt, compiled) in [("all_gmw", &p.all_gmw), ("all_yao", &p.all_yao)] {
+            let plan = &compiled.saved.plan;
+            let demand = chimera_runtime::cost::demand(plan, batch, 1).expect("demand");
+            let session = SessionId::random().expect("session");
+            let hash = plan.hash().expect("hash");
+            let (b0, b1) = TrustedDealer::new(hash, session, None)
+                .expect("dealer")
+                .deal(&demand)
+                .expect("dealt");
+            let figures = &json["alternatives"][alt];
+            for (key, bundle) in [
+                ("dealer_bytes_to_server", b0),
+                ("dealer_bytes_to_client", b1),
+            ] {
+                let len = bundle.to_bytes().expect("encoded").len() as u64;
+                assert_eq!(figures[key].as_u64(), Some(len), "{stem} {alt} {key}");
+            }
+        }
     }
 }
 

@@ -7,9 +7,19 @@
 //! runtime's, in the real command); steps are grouped by the source layer
 //! they come from, so a layer's row includes its truncation and the
 //! conversions of its output.
+//!
+//! Dealer bytes are stated per party. A layer's `dealer_bytes` (as
+//! `dealer_bytes_to_client`) are the explicit words its steps make the
+//! dealer send the client ([`chimera_runtime::circuit::dealer_bytes`]); its
+//! `dealer_bytes_to_server` are 0, the server's share of every item being
+//! expanded from its seed. A plan's totals add the material files of one
+//! query ([`DealerFiles`]): their exact sizes, framing, seed and inventory
+//! included, from the runtime's demand and file layout
+//! ([`chimera_runtime::cost::demand`],
+//! [`chimera_runtime::dealer::material_file_len`]), which belong to no layer.
 
 use super::{estimate, CostOracle, Estimate, Network, Objective, Profile, Times};
-use chimera_runtime::plan::{Op, Plan, Protocol, Reveal, ValueInfo};
+use chimera_runtime::plan::{Op, Party, Plan, Protocol, Reveal, ValueInfo};
 use serde_json::{json, Value};
 
 /// One layer's row.
@@ -29,6 +39,33 @@ pub struct LayerRow {
     pub estimate: Estimate,
 }
 
+/// The dealer's material files for one query of a plan: their exact sizes,
+/// as `chimera dealer` writes them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DealerFiles {
+    /// The server's file (binding, seed and inventory; no explicit words).
+    pub server: u64,
+    /// The client's file (the same header, its explicit words).
+    pub client: u64,
+}
+
+/// The material files of one query of `batch` rows of `plan`: the
+/// runtime's demand ([`chimera_runtime::cost::demand`], what the executor
+/// consumes) sized by the material file layout
+/// ([`chimera_runtime::dealer::material_file_len`]).
+pub fn dealer_files(plan: &Plan, batch: usize) -> Result<DealerFiles, String> {
+    let demand =
+        chimera_runtime::cost::demand(plan, batch, 1).map_err(|e| format!("dealer demand: {e}"))?;
+    let len = |party| {
+        chimera_runtime::dealer::material_file_len(party, &demand)
+            .map_err(|e| format!("the {party}'s material file: {e}"))
+    };
+    Ok(DealerFiles {
+        server: len(Party::Server)?,
+        client: len(Party::Client)?,
+    })
+}
+
 /// The cost of one plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanCost {
@@ -36,6 +73,8 @@ pub struct PlanCost {
     pub layers: Vec<LayerRow>,
     /// Sum of every row.
     pub total: Estimate,
+    /// The dealer's material files per query ([`dealer_files`]).
+    pub dealer_files: DealerFiles,
 }
 
 fn letters(ps: &[Protocol]) -> String {
@@ -48,7 +87,8 @@ fn letters(ps: &[Protocol]) -> String {
         .join("+")
 }
 
-/// Cost every step and every reveal of `plan`.
+/// Cost every step and every reveal of `plan` (traffic from `oracle`), and
+/// size its dealer material files ([`dealer_files`], from the runtime).
 pub fn plan_cost(plan: &Plan, oracle: &dyn CostOracle, batch: usize) -> Result<PlanCost, String> {
     let mut layers: Vec<(LayerRow, Vec<Protocol>)> = Vec::new();
     for spec in &plan.inputs {
@@ -136,6 +176,7 @@ pub fn plan_cost(plan: &Plan, oracle: &dyn CostOracle, batch: usize) -> Result<P
     Ok(PlanCost {
         layers: rows,
         total,
+        dealer_files: dealer_files(plan, batch)?,
     })
 }
 
@@ -186,7 +227,7 @@ fn ms(s: f64) -> String {
     format!("{:.3}", s * 1e3)
 }
 
-fn totals_json(e: &Estimate, t: &Times) -> Value {
+fn totals_json(e: &Estimate, t: &Times, files: &DealerFiles) -> Value {
     let c = &e.cost;
     json!({
         "rounds": c.rounds,
@@ -195,6 +236,8 @@ fn totals_json(e: &Estimate, t: &Times) -> Value {
         "online_bytes_client_to_server": c.bytes_client_to_server,
         "ahead_of_query_bytes": c.ahead_of_query_bytes,
         "dealer_bytes": c.dealer_bytes,
+        "dealer_bytes_to_server": files.server,
+        "dealer_bytes_to_client": files.client,
         "offline_bytes": e.offline_bytes(),
         "and_gates": c.and_gates,
         "est_online_seconds": t.online(),
@@ -208,6 +251,10 @@ fn totals_json(e: &Estimate, t: &Times) -> Value {
 impl Report {
     fn times(&self, e: &Estimate) -> Times {
         e.times(&self.network, &self.profile)
+    }
+
+    fn totals_json(&self, pc: &PlanCost) -> Value {
+        totals_json(&pc.total, &self.times(&pc.total), &pc.dealer_files)
     }
 
     /// Machine-readable report.
@@ -230,6 +277,8 @@ impl Report {
                     "online_bytes_client_to_server": c.bytes_client_to_server,
                     "ahead_of_query_bytes": c.ahead_of_query_bytes,
                     "dealer_bytes": c.dealer_bytes,
+                    "dealer_bytes_to_client": c.dealer_bytes,
+                    "dealer_bytes_to_server": 0,
                     "and_gates": c.and_gates,
                     "est_online_seconds": t.online(),
                 })
@@ -241,11 +290,11 @@ impl Report {
             "objective": self.objective.name(),
             "batch": self.batch,
             "layers": layers,
-            "totals": totals_json(&self.optimal.total, &self.times(&self.optimal.total)),
+            "totals": self.totals_json(&self.optimal),
             "alternatives": {
-                "all_gmw": totals_json(&self.all_gmw.total, &self.times(&self.all_gmw.total)),
-                "all_yao": totals_json(&self.all_yao.total, &self.times(&self.all_yao.total)),
-                "optimal": totals_json(&self.optimal.total, &self.times(&self.optimal.total)),
+                "all_gmw": self.totals_json(&self.all_gmw),
+                "all_yao": self.totals_json(&self.all_yao),
+                "optimal": self.totals_json(&self.optimal),
             },
             "revealed": self.revealed,
         });
@@ -280,7 +329,7 @@ impl Report {
             "online s→c (B)",
             "online c→s (B)",
             "ahead of query (B)",
-            "dealer (B)",
+            "dealer→client (B)",
             "est. online (ms)",
         ]);
         let row = |name: &str, op: &str, shape: String, p: &str, conv: String, e: &Estimate| {
@@ -328,6 +377,11 @@ impl Report {
         }
         out.push_str(&t.to_string());
         out.push('\n');
+        let files = &self.optimal.dealer_files;
+        out.push_str(&format!(
+            "dealer material per query (file sizes): server {} B (seed and inventory), client {} B (explicit words and the same header)\n",
+            files.server, files.client
+        ));
 
         let mut alt = Table::new();
         alt.load_preset(UTF8_FULL_CONDENSED);

@@ -13,9 +13,16 @@
 //! every length agrees with the inventory and the file size; a truncated or
 //! altered file is [`DealerError::Corrupt`]. Files are written atomically and
 //! owner-only.
+//!
+//! [`material_file_len`] gives a file's size before anything is dealt, from
+//! the [`Demand`] alone, through the same header encoding and layout as the
+//! writer: the binding (party, plan hash, session id, seed) has a fixed
+//! encoded size (an enum tag of one byte and byte arrays of 32, 16 and 32
+//! bytes, which postcard writes raw), and the inventory and the explicit
+//! lengths are varints of the demand's own values.
 
-use super::party::MaterialBundle;
-use super::{DealerError, Pool, SessionId};
+use super::party::{dealt_words, MaterialBundle};
+use super::{DealerError, Demand, Pool, SessionId};
 use crate::plan::{Party, PlanHash};
 use crate::prg::Seed;
 use serde::{Deserialize, Serialize};
@@ -39,6 +46,68 @@ struct Header {
     explicit_lens: Vec<u64>,
 }
 
+impl Header {
+    /// The header's postcard encoding, as written to the file.
+    fn encode(&self) -> Result<Vec<u8>, DealerError> {
+        postcard::to_allocvec(self)
+            .map_err(|e| DealerError::Invalid(format!("cannot encode the material header: {e}")))
+    }
+}
+
+/// Bytes of a material file whose header encodes to `head_len` bytes and
+/// which carries `words` explicit words (the layout of the module
+/// documentation); `None` if that does not fit a `u64`.
+fn file_len(head_len: usize, words: u64) -> Option<u64> {
+    words
+        .checked_mul(8)?
+        .checked_add((PREFIX_LEN + CHECKSUM_LEN) as u64)?
+        .checked_add(head_len as u64)
+}
+
+/// The explicit words `party` receives for `n` items of `pool`: none for the
+/// server (its share is all seed), the corrections for the client; `None` on
+/// overflow.
+fn party_words(party: Party, pool: &Pool, n: u64) -> Option<u64> {
+    match party {
+        Party::Server => Some(0),
+        Party::Client => n.checked_mul(pool.explicit_words_per_item() as u64),
+    }
+}
+
+/// The exact size in bytes of `party`'s material file for one dealing of
+/// `demand`: what [`MaterialBundle::to_bytes`] (and so
+/// [`MaterialBundle::write_file`], `chimera dealer`) produces for the bundle
+/// [`TrustedDealer::deal`](super::TrustedDealer::deal) makes of it, whatever
+/// the plan hash, session id and seed (they have fixed encoded sizes). A
+/// demand the dealer would refuse is refused here, with the same error.
+pub fn material_file_len(party: Party, demand: &Demand) -> Result<u64, DealerError> {
+    let mut inventory = Vec::new();
+    let mut explicit_lens = Vec::new();
+    let mut words: u64 = 0;
+    for (pool, n) in demand.totals() {
+        dealt_words(pool, n)?;
+        let len = party_words(party, &pool, n)
+            .ok_or_else(|| DealerError::Invalid(format!("{n} {} overflows", pool.name())))?;
+        words = words
+            .checked_add(len)
+            .ok_or_else(|| DealerError::Invalid("the demand overflows".into()))?;
+        inventory.push((pool, n));
+        explicit_lens.push(len);
+    }
+    // The binding's values do not change its encoded size: any will do.
+    let header = Header {
+        party,
+        plan: PlanHash([0; 32]),
+        session: SessionId([0; 16]),
+        seed: [0; 32],
+        inventory,
+        explicit_lens,
+    };
+    let head = header.encode()?;
+    file_len(head.len(), words)
+        .ok_or_else(|| DealerError::Invalid("the material file would overflow".into()))
+}
+
 fn checksum(bytes: &[u8]) -> [u8; 32] {
     let mut h = blake3::Hasher::new_derive_key(CHECKSUM_CONTEXT);
     h.update(bytes);
@@ -60,10 +129,11 @@ impl MaterialBundle {
             inventory: self.inventory.clone(),
             explicit_lens: self.explicit.iter().map(|e| e.len() as u64).collect(),
         };
-        let head = postcard::to_allocvec(&header)
-            .map_err(|e| DealerError::Invalid(format!("cannot encode the material header: {e}")))?;
-        let words = self.explicit_words();
-        let mut out = Vec::with_capacity(PREFIX_LEN + head.len() + 8 * words + CHECKSUM_LEN);
+        let head = header.encode()?;
+        let len = file_len(head.len(), self.explicit_words() as u64)
+            .and_then(|l| usize::try_from(l).ok())
+            .ok_or_else(|| DealerError::Invalid("the material file would overflow".into()))?;
+        let mut out = Vec::with_capacity(len);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&MATERIAL_FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(head.len() as u32).to_le_bytes());
@@ -73,6 +143,7 @@ impl MaterialBundle {
         }
         let sum = checksum(&out);
         out.extend_from_slice(&sum);
+        debug_assert_eq!(out.len(), len, "the material file layout");
         Ok(out)
     }
 
@@ -127,12 +198,8 @@ impl MaterialBundle {
                     .validate()
                     .map_err(|e| corrupt(format!("{}: {e}", pool.name())))?;
             }
-            let expected = match header.party {
-                Party::Server => 0,
-                Party::Client => n
-                    .checked_mul(pool.explicit_words_per_item() as u64)
-                    .ok_or_else(|| corrupt("inventory overflows"))?,
-            };
+            let expected = party_words(header.party, pool, *n)
+                .ok_or_else(|| corrupt("inventory overflows"))?;
             if *len != expected {
                 return Err(corrupt(format!(
                     "{}: {len} explicit words recorded, {expected} expected",

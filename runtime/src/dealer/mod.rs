@@ -25,6 +25,9 @@
 //! material is its seed and the inventory; dealer traffic grows with one
 //! party's share, not two. Streams do not depend on how requests are
 //! chunked, so a party may draw its items in any sizes.
+//! [`material_file_len`] is the exact size of each party's material file
+//! for a [`Demand`] (the server's: a few hundred bytes of binding, seed and
+//! inventory), the figure the cost report prints.
 //!
 //! # Single use
 //!
@@ -39,7 +42,7 @@ mod party;
 mod pools;
 mod prefetch;
 
-pub use bundle::MATERIAL_FORMAT_VERSION;
+pub use bundle::{material_file_len, MATERIAL_FORMAT_VERSION};
 pub use party::{MaterialBundle, PartyMaterial, TrustedDealer};
 pub use pools::Pool;
 pub use prefetch::Prefetched;

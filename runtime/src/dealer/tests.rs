@@ -482,3 +482,57 @@ fn material_naming_an_impossible_layer_is_refused() {
         }
     }
 }
+
+/// `material_file_len` is the size of the file the dealer writes, for each
+/// party, whatever the plan, session and seed (fixed-width fields), for an
+/// empty demand, a full one and one with large counts (multi-byte varints);
+/// a demand the dealer refuses is refused with the same error.
+#[test]
+fn material_file_len_is_the_written_size() {
+    let mut big = Demand::new();
+    big.and_triples(70_000)
+        .random_ots(20_000)
+        .linear(70_000, dense(), 300);
+    for demand in [Demand::new(), full_demand(), big] {
+        for (plan, session, seed) in [
+            (PLAN, SESSION, 1),
+            (PlanHash([0xff; 32]), SessionId([0; 16]), 2),
+            (PlanHash([0; 32]), SessionId::random().unwrap(), 3),
+        ] {
+            let dealer = TrustedDealer::new(plan, session, Some(Seed::from_u64(seed))).unwrap();
+            let (b0, b1) = dealer.deal(&demand).unwrap();
+            for b in [b0, b1] {
+                let expected = material_file_len(b.party, &demand).unwrap();
+                assert_eq!(b.to_bytes().unwrap().len() as u64, expected, "{b:?}");
+            }
+        }
+    }
+    // The server's file is its binding, seed and inventory: no words. The
+    // client's carries the explicit words, and its header differs from the
+    // server's only in the party and the explicit lengths' varints (each
+    // of the 11 pools has fewer than 2^14 words here: 1 or 2 bytes).
+    let d = full_demand();
+    let server = material_file_len(Party::Server, &d).unwrap();
+    let client = material_file_len(Party::Client, &d).unwrap();
+    let head_diff = client - server - 8 * d.explicit_words();
+    assert!(head_diff <= 11, "{head_diff}");
+
+    let too_large = LinearShape::Conv2d(Conv2dShape {
+        input: [1, 1 << 32, 1 << 32],
+        out_channels: 1 << 32,
+        kernel: [1, 1],
+        stride: [1, 1],
+        padding: [0, 0],
+    });
+    let mut bad = Demand::new();
+    bad.linear(0, too_large, 1);
+    for party in [Party::Server, Party::Client] {
+        let err = material_file_len(party, &bad).unwrap_err();
+        let dealt = TrustedDealer::new(PLAN, SESSION, Some(Seed::from_u64(1)))
+            .unwrap()
+            .deal(&bad)
+            .unwrap_err();
+        assert!(matches!(err, DealerError::Invalid(_)), "{err}");
+        assert_eq!(err.to_string(), dealt.to_string());
+    }
+}
