@@ -10,6 +10,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The largest `--batch`, as clap's range takes it.
+const MAX_BATCH: i64 = chimera_runtime::limits::MAX_BATCH as i64;
+
 /// Output formats.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -48,8 +51,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Inferences per query (costs are for the batch; the table adds the per-sample cost).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Inferences per query (costs are for the batch; the table adds the
+    /// per-sample cost), at most the runtime's limit on a query's rows.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_BATCH))]
     pub batch: u32,
     /// Calibration profile (default: the shipped `profiles/default.ron`).
     #[arg(long)]
@@ -81,6 +85,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    // A batch no party would run (its words per step beyond the runtime's
+    // limits) is refused as such, not costed.
+    chimera_runtime::limits::batch(&plans.optimal.saved.plan, settings.batch)
+        .with_context(|| format!("--batch {}", args.batch))?;
     match args.format {
         Format::Dot => print!("{}", to_dot(&plans.optimal.saved.plan)),
         Format::Table | Format::Json => {

@@ -76,6 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         saved
     };
     let plan = &saved.plan;
+    // The rows size every party's buffers: bounded before any is started.
+    chimera_runtime::limits::batch(plan, rows)?;
     let scratch = Scratch::new("run")?;
     let plan_file = scratch.path().join("plan.ron");
     SavedPlan::new(plan.clone(), saved.debug.clone())?.save(&plan_file)?;

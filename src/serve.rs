@@ -249,6 +249,14 @@ fn serve_one(
             anyhow::bail!(reason);
         }
     };
+    // The announced batch sizes everything below (the demand it is checked
+    // against, the frame limit, the executor's buffers): one beyond the
+    // limits is refused before a bundle is claimed for it.
+    if let Err(e) = chimera_runtime::limits::batch(plan, request.batch as usize) {
+        let reason = format!("the server refuses the query: {e}");
+        ch.abort(&reason);
+        anyhow::bail!(reason);
+    }
     let material =
         materials::claim_session(dir, &request.session, &plan.hash()?).and_then(|bundle| {
             materials::check_bundle(plan, &bundle, request.batch as usize).with_context(|| {

@@ -145,16 +145,21 @@ fn pathological_inputs_are_diagnosed() {
     }
 }
 
-/// Programs whose every argument is in range but that are too big to plan:
-/// refused with `too-large` before the cost model builds one circuit over
-/// 2^24 scores (which exhausted memory) or plans a tensor of 2^44 elements
-/// or a layer of 2^40 weights.
+/// Programs whose every argument is in range but that are too big to plan
+/// (beyond `chimera_runtime::limits`): refused with `too-large` before the
+/// cost model builds one circuit over 2^24 scores or a 2^20-element maxpool
+/// window (which exhausted memory) or plans a tensor of 2^44 elements, a
+/// layer of 2^40 weights or one of 2^40 multiply-adds.
 #[test]
 fn programs_too_big_to_plan_are_refused() {
     let cases = [
         "model m\ninput x: [16, 1024, 1024] from client\nf = flatten(x)\noutput o = argmax(f) to client\n",
         "model m\ninput x: [1, 4096, 4096] from client\nc = conv2d(x, 1048576, kernel = 1)\nf = flatten(c)\noutput o = f to client\n",
         "model m\ninput x: [1048576] from client\nh = dense(x, 1048576)\nr = relu(h)\noutput o = r to client\n",
+        // One maxpool window is one circuit, as an argmax.
+        "model m\ninput x: [1, 1024, 1024] from client\np = maxpool(x, 1024)\nf = flatten(p)\noutput o = f to client\n",
+        // 2^40 multiply-adds per inference, every tensor and weight count in range.
+        "model m\ninput x: [1, 1024, 1024] from client\nc = conv2d(x, 1, kernel = 1024, padding = 512)\nf = flatten(c)\noutput o = f to client\n",
     ];
     for src in cases {
         let d = chimera_compiler::compile("big.nn", src.as_bytes()).expect_err(src);

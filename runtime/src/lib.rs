@@ -1,6 +1,7 @@
 //! # chimera-runtime
 //!
-//! The target machine of Chimera: it defines the [plan format](plan),
+//! The target machine of Chimera: it defines the [plan format](plan) and
+//! the [size limits](limits) every plan is held to,
 //! [fixed-point](fixed) arithmetic in Z_2^64, the three sharings ([A](arith),
 //! [B](gmw), [Y](yao)), the [boolean circuit library](circuit) they share,
 //! the [conversions](convert), the [dealer], the [transport], the plaintext
@@ -20,6 +21,7 @@ pub mod fixed;
 pub mod fsutil;
 pub mod gmw;
 pub mod identity;
+pub mod limits;
 pub mod oracle;
 pub mod plan;
 pub mod prg;

@@ -162,14 +162,10 @@ pub struct ValueInfo {
     pub encoding: Encoding,
 }
 
-/// The most elements one value of an executable plan may have (2^40, far
-/// beyond any network): the runtime multiplies element counts by the batch,
-/// by 64 (bits) and by 16 (label bytes), and a plan is outside input.
-pub const MAX_VALUE_ELEMENTS: usize = 1 << 40;
-
 impl ValueInfo {
     /// Number of elements (product of the shape; `usize::MAX` if that
-    /// overflows, which [`Plan::validate`] refuses).
+    /// overflows, which [`Plan::validate`] refuses with every value beyond
+    /// [`limits::MAX_ELEMENTS`](crate::limits::MAX_ELEMENTS)).
     pub fn len(&self) -> usize {
         self.shape
             .iter()
@@ -492,10 +488,12 @@ impl Plan {
         &self.values[id.index()]
     }
 
-    /// Check the structural invariants a runtime relies on: ids in range,
-    /// every value defined exactly once and before use, conversions change
-    /// protocol, output values exist, every input is the client's, no value
-    /// larger than [`MAX_VALUE_ELEMENTS`]. Returns every problem found.
+    /// Check the invariants a runtime relies on before it sizes anything by
+    /// the plan: ids in range, every value defined exactly once and before
+    /// use, conversions change protocol, output values exist, every input is
+    /// the client's ([`PlanError::Invalid`] with every such problem); then
+    /// the size limits of [`crate::limits`] on every value and step
+    /// ([`PlanError::TooLarge`] with every size beyond them).
     pub fn validate(&self) -> Result<(), PlanError> {
         let mut problems = Vec::new();
         let n = self.values.len();
@@ -512,14 +510,6 @@ impl Plan {
                 "{} fraction bits: must be between 1 and 30",
                 self.fixed.frac_bits
             ));
-        }
-        for v in &self.values {
-            if v.len() > MAX_VALUE_ELEMENTS {
-                problems.push(format!(
-                    "value `{}` of shape {:?} has more than 2^40 elements",
-                    v.name, v.shape
-                ));
-            }
         }
         for input in &self.inputs {
             if input.owner != Party::Client {
@@ -600,10 +590,14 @@ impl Plan {
                 problems.push(format!("output `{}` names an undefined value", out.name));
             }
         }
-        if problems.is_empty() {
+        if !problems.is_empty() {
+            return Err(PlanError::Invalid(problems));
+        }
+        let too_large = crate::limits::plan(self);
+        if too_large.is_empty() {
             Ok(())
         } else {
-            Err(PlanError::Invalid(problems))
+            Err(PlanError::TooLarge(too_large))
         }
     }
 }
@@ -669,6 +663,19 @@ pub enum PlanError {
     /// Structural invariants broken.
     #[error("invalid plan:\n  - {}", .0.join("\n  - "))]
     Invalid(Vec<String>),
+    /// Sizes beyond the limits of [`crate::limits`]: the plan would make a
+    /// party build or allocate more than any network needs.
+    #[error("the plan is too large to run (beyond the size limits every party applies, which `chimera compile` never exceeds):\n  - {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
+    TooLarge(Vec<crate::limits::LimitError>),
+    /// A plan file that parsed but failed [`Plan::validate`], with its path.
+    #[error("{path}: {source}")]
+    Rejected {
+        /// File path.
+        path: String,
+        /// What validation found ([`PlanError::Invalid`] or [`PlanError::TooLarge`]).
+        #[source]
+        source: Box<PlanError>,
+    },
     /// File system error.
     #[error("{path}: {source}")]
     Io {
@@ -701,8 +708,9 @@ impl SavedPlan {
         ron::ser::to_string_pretty(self, config).map_err(|e| PlanError::Serialize(e.to_string()))
     }
 
-    /// Parse RON text, check format, version, hash and structure. `origin`
-    /// names the source in errors.
+    /// Parse RON text, check format, version, hash, then structure and size
+    /// limits ([`Plan::validate`]), before anything is built from it.
+    /// `origin` names the source in errors.
     pub fn from_ron(text: &str, origin: &str) -> Result<SavedPlan, PlanError> {
         let saved: SavedPlan = ron::from_str(text).map_err(|e| PlanError::Parse {
             path: origin.to_string(),
@@ -723,7 +731,10 @@ impl SavedPlan {
                 computed,
             });
         }
-        saved.plan.validate()?;
+        saved.plan.validate().map_err(|e| PlanError::Rejected {
+            path: origin.to_string(),
+            source: Box::new(e),
+        })?;
         Ok(saved)
     }
 
@@ -748,44 +759,4 @@ impl SavedPlan {
 }
 
 #[cfg(test)]
-mod tests {
-    use crate::oracle::testing::PlanBuilder;
-
-    /// Found while auditing the runtime: a plan file (outside input, its
-    /// hash recomputed) whose shape's element count overflows `usize` made
-    /// every size computation panic (debug) or wrap to nonsense (release).
-    /// `validate`, which runs when a plan is loaded, now refuses it.
-    #[test]
-    fn a_value_with_too_many_elements_is_refused() {
-        let mut b = PlanBuilder::new(16);
-        let x = b.input("x", &[4]);
-        b.output("scores", x, crate::plan::Reveal::Scores);
-        let mut plan = b.finish();
-        assert!(plan.validate().is_ok());
-        plan.values[0].shape = vec![1 << 32, 1 << 32, 1 << 32];
-        assert_eq!(plan.values[0].len(), usize::MAX);
-        let err = plan.validate().unwrap_err().to_string();
-        assert!(err.contains("value `x` of shape [4294967296, 4294967296, 4294967296] has more than 2^40 elements"), "{err}");
-        plan.values[0].shape = vec![1 << 20, 1 << 20, 2];
-        assert!(plan.validate().is_err());
-        plan.values[0].shape = vec![1 << 20, 1 << 20];
-        assert!(plan.validate().is_ok());
-    }
-
-    /// The executor shares every input from the client's batch, whatever
-    /// `owner` says; a plan file naming the server as an input's owner is
-    /// refused instead of running with the client supplying it.
-    #[test]
-    fn an_input_owned_by_the_server_is_refused() {
-        let mut b = PlanBuilder::new(16);
-        let x = b.input("x", &[4]);
-        b.output("scores", x, crate::plan::Reveal::Scores);
-        let mut plan = b.finish();
-        plan.inputs[0].owner = crate::plan::Party::Server;
-        let err = plan.validate().unwrap_err().to_string();
-        assert!(
-            err.contains("is owned by the server: the executor takes every input from the client"),
-            "{err}"
-        );
-    }
-}
+mod tests;

@@ -106,6 +106,10 @@ pub enum WeightsError {
         #[source]
         source: Box<WeightsError>,
     },
+    /// The plan fails [`Plan::validate`] (malformed, or beyond the size
+    /// limits): no weights are read for it.
+    #[error(transparent)]
+    InvalidPlan(#[from] crate::plan::PlanError),
     /// Not a safetensors file.
     #[error("not a readable safetensors file: {0}")]
     Format(String),
@@ -394,6 +398,8 @@ fn encode_all(
 /// Bind the bytes of a safetensors file to `plan`: every linear layer's
 /// tensors are found, checked, folded and encoded (see the module doc).
 pub fn bind(plan: &Plan, safetensors_bytes: &[u8]) -> Result<BoundWeights, WeightsError> {
+    // A plan is sized here (biases, masks) only once it is valid.
+    plan.validate()?;
     let file = SafeTensors::deserialize(safetensors_bytes)
         .map_err(|e| WeightsError::Format(e.to_string()))?;
     let plan_hash = plan.hash().map_err(|e| WeightsError::Plan {

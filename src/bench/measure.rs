@@ -217,6 +217,8 @@ pub fn run_case(case: &Case<'_>, launcher: &Launcher) -> anyhow::Result<CaseResu
     let scratch = Scratch::new("bench")?;
     let saved = setup::compile(case.file, case.network, case.batch)?;
     let plan = &saved.plan;
+    // The batch sizes the inputs made up below: bounded for this plan first.
+    chimera_runtime::limits::batch(plan, case.batch)?;
     let plan_file = scratch.path().join("plan.ron");
     SavedPlan::new(plan.clone(), saved.debug.clone())?.save(&plan_file)?;
     let weights_src = setup::weights(case.file, plan, scratch.path())?;

@@ -96,8 +96,9 @@ pub fn link_note(network: &Network) -> String {
 
 /// Run the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.batch.is_empty() || args.batch.contains(&0) {
-        anyhow::bail!("--batch takes positive batch sizes, e.g. `--batch 1,64`");
+    let max = chimera_runtime::limits::MAX_BATCH;
+    if args.batch.is_empty() || args.batch.iter().any(|&b| b == 0 || b > max) {
+        anyhow::bail!("--batch takes batch sizes from 1 to {max}, e.g. `--batch 1,64`");
     }
     if args.reps == 0 {
         anyhow::bail!("--reps must be at least 1");

@@ -5,13 +5,19 @@
 //! two can never disagree. Images are `[channels, height, width]`; output
 //! sizes follow PyTorch: `(h + 2·pad − k) / stride + 1`, rounded down.
 //!
-//! It also bounds sizes ([`MAX_ELEMENTS`], [`MAX_WEIGHTS`],
-//! [`MAX_ARGMAX`]), so that every accepted program can be costed and planned
-//! in bounded memory and its byte counts cannot overflow: a layer may grow a
-//! tensor (conv2d channels and padding), and an argmax is one boolean circuit
-//! over all of its scores.
+//! It also bounds sizes with the runtime's limits
+//! ([`chimera_runtime::limits`]: elements of a tensor, weights and
+//! multiply-adds of a layer, inputs of one boolean circuit — an argmax's
+//! scores, a maxpool's window — and window reads of a pooling step), by the
+//! runtime's own checks, so that every accepted program can be costed and
+//! planned in bounded memory, its byte counts cannot overflow, and every
+//! party accepts its plan: a layer may grow a tensor (conv2d channels and
+//! padding), and an argmax or a maxpool window is one boolean circuit over
+//! all of its inputs.
 
 use super::NodeOp;
+use chimera_runtime::arith::linear::{Conv2dShape, LinearShape};
+use chimera_runtime::limits::{self, Exceeded, Limit};
 
 /// Why an operation cannot take operands of these shapes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,14 +30,6 @@ pub struct ShapeError {
     /// What would be right.
     pub help: Option<String>,
 }
-
-/// Largest number of elements of any tensor (as of an input).
-pub const MAX_ELEMENTS: usize = 1 << 24;
-/// Largest number of weights of one dense or conv2d layer.
-pub const MAX_WEIGHTS: usize = 1 << 28;
-/// Largest number of scores one argmax compares: its comparison tree is a
-/// single boolean circuit, built whole to cost it (about 28 kB per score).
-pub const MAX_ARGMAX: usize = 1 << 14;
 
 impl ShapeError {
     fn new(message: String) -> ShapeError {
@@ -135,57 +133,112 @@ fn window(
 
 /// The shape of `op`'s result, given its operands' shapes. `Input` has no
 /// operands and no rule (its shape is declared), so it is an error here. A
-/// result, a layer's weights or an argmax beyond the size limits is a
-/// `too-large` error.
+/// result, a layer, an argmax or a pooling window beyond the runtime's size
+/// limits is a `too-large` error.
 pub fn infer(op: &NodeOp, inputs: &[&[usize]]) -> Result<Vec<usize>, ShapeError> {
     let out = infer_shape(op, inputs)?;
     check_size(op, inputs[0], &out)?;
     Ok(out)
 }
 
-/// The size limits of the module documentation, for `op` reading `x`.
+/// The size limits of the module documentation, for `op` reading `x` and
+/// giving `out`: the runtime's checks ([`limits::tensor`],
+/// [`limits::linear`], [`limits::argmax`], [`limits::pool`]), worded for the
+/// source.
 fn check_size(op: &NodeOp, x: &[usize], out: &[usize]) -> Result<(), ShapeError> {
     let name = op.name();
-    if elements(out).is_none_or(|n| n > MAX_ELEMENTS) {
-        return Err(ShapeError::new(format!(
-            "{name} gives {}, more than {MAX_ELEMENTS} elements",
-            show(out)
-        ))
-        .help(format!(
-            "a tensor holds at most {MAX_ELEMENTS} (2^24) elements: use fewer channels or features, less padding, or a larger stride"
-        ))
-        .too_large());
+    let too_large =
+        |message: String, help: String| Err(ShapeError::new(message).help(help).too_large());
+    // The size an error measured, as a number; a limit as a power of two.
+    let size = |e: &Exceeded| e.size.map_or("more than 2^64".into(), |n| n.to_string());
+    let pow = |max: usize| format!("2^{}", max.trailing_zeros());
+    if let Err(e) = limits::tensor("result", out) {
+        let max = e.limit.max();
+        return too_large(
+            format!("{name} gives {}, more than {max} elements", show(out)),
+            format!("a tensor holds at most {max} ({}) elements: use fewer channels or features, less padding, or a larger stride", pow(max)),
+        );
     }
-    let weights = match op {
-        NodeOp::Dense { out_features, .. } => Some(vec![*out_features, x[0]]),
+    let linear = match op {
+        NodeOp::Dense { out_features, .. } => Some(LinearShape::Dense {
+            inputs: x[0],
+            outputs: *out_features,
+        }),
         NodeOp::Conv2d {
             out_channels,
             kernel,
+            stride,
+            padding,
             ..
-        } => Some(vec![*out_channels, x[0], kernel[0], kernel[1]]),
+        } => match x {
+            [c, h, w] => Some(LinearShape::Conv2d(Conv2dShape {
+                input: [*c, *h, *w],
+                out_channels: *out_channels,
+                kernel: *kernel,
+                stride: *stride,
+                padding: *padding,
+            })),
+            _ => None,
+        },
         _ => None,
     };
-    if let Some(w) = weights {
-        if elements(&w).is_none_or(|n| n > MAX_WEIGHTS) {
-            return Err(ShapeError::new(format!(
-                "{name} needs weights {}, more than {MAX_WEIGHTS} of them",
-                show(&w)
-            ))
-            .help(format!(
-                "a layer has at most {MAX_WEIGHTS} (2^28) weights: use fewer outputs, or reduce its input first"
-            ))
-            .too_large());
+    if let Some(shape) = linear {
+        if let Err(e) = limits::linear(&shape) {
+            let max = e.limit.max();
+            return match e.limit {
+                Limit::Macs => too_large(
+                    format!("{name} does {} multiply-adds per inference, more than {max}", size(&e)),
+                    format!("a layer does at most {max} ({}) multiply-adds per inference: use a smaller kernel or fewer channels, or pool its input first", pow(max)),
+                ),
+                _ => {
+                    let w = match shape {
+                        LinearShape::Dense { inputs, outputs } => vec![outputs, inputs],
+                        LinearShape::Conv2d(c) => {
+                            vec![c.out_channels, c.input[0], c.kernel[0], c.kernel[1]]
+                        }
+                    };
+                    too_large(
+                        format!("{name} needs weights {}, more than {max} of them", show(&w)),
+                        format!("a layer has at most {max} ({}) weights: use fewer outputs, or reduce its input first", pow(max)),
+                    )
+                }
+            };
         }
     }
-    if matches!(op, NodeOp::Argmax) && x[0] > MAX_ARGMAX {
-        return Err(ShapeError::new(format!(
-            "argmax over {} scores, more than {MAX_ARGMAX}",
-            x[0]
-        ))
-        .help(format!(
-            "an argmax compares at most {MAX_ARGMAX} scores (one boolean circuit over all of them): reduce them first, e.g. with a dense layer"
-        ))
-        .too_large());
+    match op {
+        NodeOp::Argmax => {
+            if let Err(e) = limits::argmax(x[0]) {
+                let max = e.limit.max();
+                return too_large(
+                    format!("argmax over {} scores, more than {max}", x[0]),
+                    format!("an argmax compares at most {max} scores (one boolean circuit over all of them): reduce them first, e.g. with a dense layer"),
+                );
+            }
+        }
+        NodeOp::MaxPool { kernel, stride }
+        | NodeOp::SumPool { kernel, stride }
+        | NodeOp::AvgPool { kernel, stride } => {
+            let [c, h, w] = x else {
+                return Ok(());
+            };
+            let max_pool = matches!(op, NodeOp::MaxPool { .. });
+            if let Err(e) = limits::pool(max_pool, [*c, *h, *w], *kernel, *stride) {
+                let max = e.limit.max();
+                let [kh, kw] = kernel;
+                return if e.limit == Limit::CircuitInputs {
+                    too_large(
+                        format!("maxpool window {kh}×{kw} has {} elements, more than {max}", size(&e)),
+                        format!("a maxpool window holds at most {max} elements (one boolean circuit over all of them): use a smaller kernel, or pool in several steps"),
+                    )
+                } else {
+                    too_large(
+                        format!("{name} reads {} window elements per inference, more than {max}", size(&e)),
+                        format!("a pooling layer reads at most {max} ({}) window elements per inference: use a larger stride or a smaller kernel", pow(max)),
+                    )
+                };
+            }
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -357,9 +410,71 @@ mod tests {
                 "dense needs weights [1048576, 512], more than 268435456 of them"
             )
         );
-        assert_eq!(infer(&NodeOp::Argmax, &[&[MAX_ARGMAX]]), Ok(vec![1]));
-        let e = infer(&NodeOp::Argmax, &[&[MAX_ARGMAX + 1]]).unwrap_err();
+        let max_argmax = chimera_runtime::limits::MAX_CIRCUIT_INPUTS;
+        assert_eq!(infer(&NodeOp::Argmax, &[&[max_argmax]]), Ok(vec![1]));
+        let e = infer(&NodeOp::Argmax, &[&[max_argmax + 1]]).unwrap_err();
         assert_eq!(e.code, "too-large");
+    }
+
+    /// The limits the front end did not check before the runtime's were
+    /// shared: a maxpool window is one circuit (as an argmax), a conv2d's
+    /// multiply-adds and a pooling step's window reads are bounded. The
+    /// numbers are the runtime's; these are the same cases as its tests.
+    #[test]
+    fn windows_and_work_beyond_the_runtime_limits_are_too_large() {
+        let maxpool = |kh, kw| NodeOp::MaxPool {
+            kernel: [kh, kw],
+            stride: [1, 1],
+        };
+        assert_eq!(
+            infer(&maxpool(128, 128), &[&[1, 200, 200]]),
+            Ok(vec![1, 73, 73])
+        );
+        let e = infer(&maxpool(128, 129), &[&[1, 200, 200]]).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                "too-large",
+                "maxpool window 128×129 has 16512 elements, more than 16384"
+            )
+        );
+        let conv = |k| NodeOp::Conv2d {
+            out_channels: 1,
+            kernel: [k, k],
+            stride: [1, 1],
+            padding: [0, 0],
+            params: chimera_runtime::plan::LinearParams {
+                layer: "c".into(),
+                weight: "c.weight".into(),
+                bias: None,
+                batchnorm: None,
+            },
+        };
+        assert_eq!(
+            infer(&conv(64), &[&[1, 1087, 1087]]),
+            Ok(vec![1, 1024, 1024])
+        );
+        let e = infer(&conv(65), &[&[1, 1088, 1088]]).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                "too-large",
+                "conv2d does 4430233600 multiply-adds per inference, more than 4294967296"
+            )
+        );
+        let avgpool = |k| NodeOp::AvgPool {
+            kernel: [k, k],
+            stride: [1, 1],
+        };
+        assert!(infer(&avgpool(4), &[&[1, 4096, 4096]]).is_ok());
+        let e = infer(&avgpool(5), &[&[1, 4096, 4096]]).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                "too-large",
+                "avgpool reads 418611600 window elements per inference, more than 268435456"
+            )
+        );
     }
 
     #[test]

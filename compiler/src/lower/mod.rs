@@ -24,8 +24,9 @@ use crate::syntax::{
 use chimera_runtime::plan::{FixedFormat, Party, Protocol};
 use std::collections::BTreeMap;
 
-/// Largest number of elements in one input (as in any tensor).
-pub const MAX_INPUT_ELEMENTS: usize = shape::MAX_ELEMENTS;
+/// Largest number of elements in one input (as in any tensor): the
+/// runtime's [`chimera_runtime::limits::MAX_ELEMENTS`].
+pub const MAX_INPUT_ELEMENTS: usize = chimera_runtime::limits::MAX_ELEMENTS;
 
 struct Def {
     /// The node, or `None` if the defining statement had an error.

@@ -12,9 +12,11 @@ use super::error::ImportError;
 use super::proto::{attribute_type, data_type, AttributeProto, NodeProto, TensorProto};
 use std::collections::BTreeMap;
 
-/// Largest number of elements a constant may claim (2^28): far beyond any
-/// model the secure runtime can run, small enough to allocate safely.
-pub const MAX_ELEMENTS: usize = 1 << 28;
+/// Largest number of elements a constant may claim: the most weights one
+/// layer may have ([`chimera_runtime::limits::MAX_WEIGHTS`], 2^28), far
+/// beyond any model the secure runtime can run, small enough to allocate
+/// safely.
+pub const MAX_ELEMENTS: usize = chimera_runtime::limits::MAX_WEIGHTS;
 
 /// An integer element of a constant: a number, or the batch size (unknown
 /// until run time, and always the leading axis).

@@ -273,9 +273,11 @@ impl Lowering<'_> {
             (Some(b), _) => return Err(err(format!("batch axis of size {b}"))),
         }
         let mut shape = Vec::with_capacity(dims.len() - 1);
+        // One axis is at most a whole tensor (the front end checks the product).
+        let max_axis = chimera_runtime::limits::MAX_ELEMENTS as i64;
         for (axis, d) in dims.iter().enumerate().skip(1) {
             match (d.dim_value, &d.dim_param) {
-                (Some(v), _) if (1..=1 << 24).contains(&v) => shape.push(v as usize),
+                (Some(v), _) if (1..=max_axis).contains(&v) => shape.push(v as usize),
                 (_, Some(p)) => {
                     return Err(err(format!(
                         "axis {axis} has the dynamic size `{p}`; only the batch axis (axis 0) may be dynamic: export with a fixed input size"

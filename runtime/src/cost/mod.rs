@@ -88,6 +88,9 @@ pub enum CostError {
     /// The plan itself is invalid.
     #[error("invalid plan: {0}")]
     Plan(String),
+    /// A query's batch beyond the limits of [`crate::limits`].
+    #[error(transparent)]
+    TooLarge(#[from] crate::limits::LimitError),
 }
 
 /// The linear-layer shape of a dense or conv2d step on `input`
@@ -282,10 +285,12 @@ pub struct PlanCost {
     pub query: Traffic,
 }
 
-/// The exact cost of running `plan` on one query of `batch` rows.
+/// The exact cost of running `plan` on one query of `batch` rows (a valid
+/// plan, a batch within [`crate::limits::batch`]).
 pub fn plan_cost(plan: &Plan, batch: usize) -> Result<PlanCost, CostError> {
     plan.validate()
         .map_err(|e| CostError::Plan(e.to_string()))?;
+    crate::limits::batch(plan, batch)?;
     let mut inputs = Vec::new();
     for spec in &plan.inputs {
         let info = plan.value(spec.value);
@@ -412,10 +417,12 @@ pub struct Request {
 
 /// Every draw of dealer material the executor makes for one query of
 /// `batch` rows, in the order it makes them (per pool, the order is the
-/// plan's). The weight masks are drawn once per session, at set-up.
+/// plan's). The weight masks are drawn once per session, at set-up. The
+/// batch must be within [`crate::limits::batch`].
 pub fn requests(plan: &Plan, batch: usize) -> Result<Vec<Request>, CostError> {
     plan.validate()
         .map_err(|e| CostError::Plan(e.to_string()))?;
+    crate::limits::batch(plan, batch)?;
     let mut r = Vec::new();
     for spec in &plan.inputs {
         let info = plan.value(spec.value);
@@ -483,8 +490,15 @@ pub fn demand(plan: &Plan, batch: usize, queries: usize) -> Result<Demand, CostE
     let q = queries as u64;
     let mut d = Demand::new();
     for r in requests(plan, batch)? {
+        let n = r.n.checked_mul(q).ok_or_else(|| {
+            CostError::Shape(format!(
+                "{queries} queries of {} items of {} overflow a count",
+                r.n,
+                r.pool.name()
+            ))
+        })?;
         // `Demand::add` deals a weight mask once whatever the count.
-        d.add(r.pool, r.n * q);
+        d.add(r.pool, n);
     }
     Ok(d)
 }

@@ -181,11 +181,7 @@ impl<'a, 'w> Runner<'a, 'w> {
     ) -> Result<Self, ExecError> {
         plan.validate()
             .map_err(|e| ExecError::Plan(crate::cost::CostError::Plan(e.to_string())))?;
-        if batch == 0 || batch > u32::MAX as usize {
-            return Err(ExecError::Shape(format!(
-                "a batch of {batch} rows (at least one is needed)"
-            )));
-        }
+        crate::limits::batch(plan, batch).map_err(crate::cost::CostError::TooLarge)?;
         for step in &plan.steps {
             let ins: Vec<&ValueInfo> = step.inputs.iter().map(|v| plan.value(*v)).collect();
             step_cost(

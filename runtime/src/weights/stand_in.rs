@@ -40,6 +40,7 @@ impl SplitMix64 {
 /// ±0.1, batchnorm parameters near the identity. Names and layouts are those
 /// [`super::bind`] expects, so the result always binds to `plan`.
 pub fn stand_in_weights(plan: &Plan, rng: &mut SplitMix64) -> Result<Vec<u8>, WeightsError> {
+    plan.validate()?;
     let mut tensors: Vec<(String, Vec<usize>, Vec<f64>)> = Vec::new();
     for step in &plan.steps {
         let Some(p) = step.op.linear_params() else {
