@@ -49,9 +49,14 @@ pub fn check_compile_nn(data: &[u8]) {
 }
 
 /// Check one accepted saved plan: it validates, and writing and re-reading
-/// it gives the same plan and hash.
+/// it gives the same plan and hash. Validation admits only plans every party
+/// can size: one row is always within the limits, and costing a query (what
+/// the dealer, the frame limit and the executor do before anything else)
+/// never panics — it may still refuse an operation in a protocol.
 fn accepted_plan(saved: &SavedPlan) {
     assert!(saved.plan.validate().is_ok());
+    assert_eq!(chimera_runtime::limits::batch(&saved.plan, 1), Ok(()));
+    let _ = chimera_runtime::cost::plan_cost(&saved.plan, 1);
     let hash = saved.plan.hash().expect("an accepted plan hashes");
     assert_eq!(hash.to_hex(), saved.hash);
     let text = saved.to_ron().expect("an accepted plan serializes");

@@ -3,7 +3,8 @@
 //! material bundles and the ONNX importer), without cargo-fuzz.
 //!
 //! Each test feeds the committed corpus of one target (`fuzz/corpus/<target>/`),
-//! seeds generated here from real artifacts (the compiled netD plan, frames
+//! seeds generated here from real artifacts (the compiled netD plan and two
+//! rehashed variants just beyond the runtime's size limits, frames
 //! from `encode_frame`, the example `.npy` and `.safetensors` files, dealt
 //! material bundles), and a few thousand deterministic mutations of them to
 //! the very function the fuzz target calls (`fuzz/checks.rs`). Any panic is a
@@ -20,7 +21,7 @@ use common::root;
 mod checks;
 
 use chimera_runtime::dealer::{Demand, SessionId, TrustedDealer};
-use chimera_runtime::plan::PlanHash;
+use chimera_runtime::plan::{Op, PlanHash, SavedPlan};
 use chimera_runtime::prg::Seed;
 use chimera_runtime::transport::frame::encode_frame;
 use chimera_runtime::transport::FrameKind;
@@ -57,10 +58,27 @@ fn examples(dir: &str, ext: &str) -> Vec<Vec<u8>> {
 fn generated(target: &str) -> Vec<Vec<u8>> {
     match target {
         "compile_nn" => examples("examples", "nn"),
-        "plan_load" => vec![checks::netd_plan()
-            .to_ron()
-            .expect("netD serializes")
-            .into_bytes()],
+        "plan_load" => {
+            let netd = checks::netd_plan();
+            let mut out = vec![netd.to_ron().expect("netD serializes").into_bytes()];
+            // Just beyond the limits of `chimera_runtime::limits`, rehashed:
+            // an argmax over 16385 scores, an input of 2^24 + 4096 elements.
+            let argmax = netd
+                .plan
+                .steps
+                .iter()
+                .find(|s| matches!(s.op, Op::Argmax))
+                .expect("netD ends in an argmax");
+            let mut wide = netd.plan.clone();
+            wide.values[argmax.inputs[0].index()].shape = vec![(1 << 14) + 1];
+            let mut tall = netd.plan.clone();
+            tall.values[tall.inputs[0].value.index()].shape = vec![1, 4097, 4096];
+            for plan in [wide, tall] {
+                let saved = SavedPlan::new(plan, netd.debug.clone()).expect("hashes");
+                out.push(saved.to_ron().expect("serializes").into_bytes());
+            }
+            out
+        }
         "frame_decode" => {
             let mut out = Vec::new();
             for (kind, len) in [
