@@ -30,7 +30,7 @@
 //! | [`MAX_BATCH`] 2^16 | rows of one query | the batch multiplies every per-row count |
 //! | [`MAX_QUERY_WORDS`] 2^28 | the largest per-row size times the rows | one step's words over a whole query |
 
-use crate::arith::linear::{Conv2dShape, LinearShape};
+use crate::arith::linear::LinearShape;
 use crate::plan::{Op, Plan, ValueId, ValueInfo};
 use std::fmt;
 
@@ -311,16 +311,7 @@ fn linear_of(op: &Op, input: &ValueInfo) -> Option<LinearShape> {
             stride,
             padding,
             ..
-        } => match input.shape[..] {
-            [c, h, w] => Some(LinearShape::Conv2d(Conv2dShape {
-                input: [c, h, w],
-                out_channels: *out_channels,
-                kernel: *kernel,
-                stride: *stride,
-                padding: *padding,
-            })),
-            _ => None,
-        },
+        } => LinearShape::conv2d_on(&input.shape, *out_channels, *kernel, *stride, *padding),
         _ => None,
     }
 }

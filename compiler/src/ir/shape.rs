@@ -16,7 +16,7 @@
 //! all of its inputs.
 
 use super::NodeOp;
-use chimera_runtime::arith::linear::{Conv2dShape, LinearShape};
+use chimera_runtime::arith::linear::LinearShape;
 use chimera_runtime::limits::{self, Exceeded, Limit};
 
 /// Why an operation cannot take operands of these shapes.
@@ -170,16 +170,7 @@ fn check_size(op: &NodeOp, x: &[usize], out: &[usize]) -> Result<(), ShapeError>
             stride,
             padding,
             ..
-        } => match x {
-            [c, h, w] => Some(LinearShape::Conv2d(Conv2dShape {
-                input: [*c, *h, *w],
-                out_channels: *out_channels,
-                kernel: *kernel,
-                stride: *stride,
-                padding: *padding,
-            })),
-            _ => None,
-        },
+        } => LinearShape::conv2d_on(x, *out_channels, *kernel, *stride, *padding),
         _ => None,
     };
     if let Some(shape) = linear {

@@ -109,6 +109,26 @@ fn check(what: &'static str, got: usize, expected: usize) -> Result<(), ShapeErr
 }
 
 impl LinearShape {
+    /// The layer a conv2d of this geometry makes on an input of `shape`, or
+    /// `None` when the input is not an image `[c, h, w]`. The one place an
+    /// operation's arguments become a layer shape (runtime and compiler).
+    pub fn conv2d_on(
+        shape: &[usize],
+        out_channels: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Option<LinearShape> {
+        let [c, h, w] = *shape else { return None };
+        Some(LinearShape::Conv2d(Conv2dShape {
+            input: [c, h, w],
+            out_channels,
+            kernel,
+            stride,
+            padding,
+        }))
+    }
+
     fn checked_weight_len(&self) -> Option<usize> {
         match self {
             LinearShape::Dense { inputs, outputs } => inputs.checked_mul(*outputs),

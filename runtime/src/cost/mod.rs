@@ -52,7 +52,7 @@ pub use circuits::{add_const, boolean_step, BooleanStep};
 pub use traffic::{Pattern, Traffic};
 
 use crate::arith::cost as arith_cost;
-use crate::arith::linear::{Conv2dShape, LinearShape};
+use crate::arith::linear::LinearShape;
 use crate::circuit::{OpCost, FRAME_HEADER};
 use crate::convert::{self, Conversion};
 use crate::dealer::{Demand, Pool};
@@ -107,21 +107,13 @@ pub fn linear_shape(op: &Op, input: &ValueInfo) -> Result<Option<LinearShape>, C
             stride,
             padding,
             ..
-        } => {
-            let [c, h, w] = input.shape[..] else {
-                return Err(CostError::Shape(format!(
+        } => LinearShape::conv2d_on(&input.shape, *out_channels, *kernel, *stride, *padding)
+            .ok_or_else(|| {
+                CostError::Shape(format!(
                     "conv2d on a tensor of shape {:?}, not [c, h, w]",
                     input.shape
-                )));
-            };
-            LinearShape::Conv2d(Conv2dShape {
-                input: [c, h, w],
-                out_channels: *out_channels,
-                kernel: *kernel,
-                stride: *stride,
-                padding: *padding,
-            })
-        }
+                ))
+            })?,
         _ => return Ok(None),
     };
     shape
