@@ -7,9 +7,9 @@
 
 mod common;
 
-use chimera_runtime::identity::GeneratedIdentity;
-use common::cli::{chimera, listening_addr, output_within, scratch, stderr};
+use common::cli::{chimera, output_within, scratch, stderr};
 use common::example;
+use common::parties::{self, mint_keys, tls_flags, unused};
 use common::proxy::{Dir as ProxyDir, Fault, Framing, Proxy};
 use common::reaped::Reaped;
 use serde_json::Value;
@@ -29,18 +29,10 @@ fn link_flags(material: &Path, me: &str, peer: &str) -> Vec<OsString> {
     let keys = material.parent().unwrap_or(material).join("keys");
     for name in ["server", "client"] {
         if !keys.join(format!("{name}.key")).exists() {
-            GeneratedIdentity::generate(name, 1)
-                .unwrap()
-                .write(&keys, name)
-                .unwrap();
+            mint_keys(&keys, &[name]);
         }
     }
-    vec![
-        "--identity".into(),
-        keys.join(format!("{me}.crt")).into(),
-        "--accept".into(),
-        keys.join(format!("{peer}.crt")).into(),
-    ]
+    tls_flags(&keys, me, peer)
 }
 
 fn deal(plan: &Path, out: &Path, queries: usize, batch: usize) {
@@ -60,41 +52,27 @@ fn deal(plan: &Path, out: &Path, queries: usize, batch: usize) {
     assert!(o.status.success(), "dealer failed: {}", stderr(&o));
 }
 
-/// Start `chimera serve` on a free port; returns the process and its address.
-fn serve(plan: &Path, weights: &Path, material: &Path, extra: &[&str]) -> (Child, String) {
-    let mut child = chimera()
-        .arg("serve")
-        .arg(plan)
-        .arg("--weights")
-        .arg(weights)
-        .arg("--material")
-        .arg(material)
-        .args(["--listen", "127.0.0.1:0", "--timeout", "10"])
-        .args(if extra.contains(&"--insecure-plaintext") {
-            Vec::new()
-        } else {
-            link_flags(material, "server", "client")
-        })
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = listening_addr(&mut child);
-    (child, addr)
+/// Start `chimera serve` of netD on a free port; returns the process and its address.
+fn serve(material: &Path) -> (Child, String) {
+    parties::serve(
+        "netD_chameleon",
+        material,
+        10,
+        link_flags(material, "server", "client"),
+    )
 }
 
 fn query(plan: &Path, input: &Path, material: &Path, addr: &str) -> Output {
     output_within(
-        chimera()
-            .arg("query")
-            .arg(plan)
-            .arg("--input")
-            .arg(input)
-            .arg("--material")
-            .arg(material)
-            .args(["--connect", addr, "--json", "--timeout", "10"])
-            .args(link_flags(material, "client", "server")),
+        parties::query(
+            plan,
+            input,
+            material,
+            addr,
+            10,
+            link_flags(material, "client", "server"),
+        )
+        .arg("--json"),
         LIMIT,
     )
 }
@@ -188,12 +166,7 @@ fn separate_dealer_server_client_and_material_used_up() {
     let plan = example("netD_chameleon.nn");
     let material = dir.join("m");
     deal(&plan, &material, 2, 1);
-    let (server, addr) = serve(
-        &plan,
-        &example("netD_chameleon.safetensors"),
-        &material,
-        &[],
-    );
+    let (server, addr) = serve(&material);
     for input in ["inputs/mnist_1.npy", "inputs/mnist_2.npy"] {
         let o = query(&plan, &example(input), &material, &addr);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -223,12 +196,7 @@ fn a_failed_query_does_not_bring_the_server_down() {
     let other_material = dir.join("b");
     deal(&plan, &server_material, 1, 1);
     deal(&plan, &other_material, 1, 1);
-    let (server, addr) = serve(
-        &plan,
-        &example("netD_chameleon.safetensors"),
-        &server_material,
-        &[],
-    );
+    let (server, addr) = serve(&server_material);
     // Material from another dealer run: refused on both sides, server keeps going.
     let o = query(
         &plan,
@@ -325,12 +293,7 @@ fn client_and_server_with_different_plans_get_a_clear_error() {
     // server keeps serving a client of its own plan.
     let wan_material = dir.join("mw");
     deal(&wan_plan, &wan_material, 1, 1);
-    let (server, addr) = serve(
-        &plan_d,
-        &example("netD_chameleon.safetensors"),
-        &material,
-        &[],
-    );
+    let (server, addr) = serve(&material);
     let o = query(
         &wan_plan,
         &example("inputs/mnist_0.npy"),
@@ -394,20 +357,6 @@ fn the_other_partys_material_is_refused_on_either_side() {
     }
 }
 
-/// Unused bundles in a party's material directory.
-fn unused(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".mat")
-        })
-        .count()
-}
-
 #[test]
 fn weights_that_do_not_fit_the_plan_are_refused_at_start() {
     let dir = scratch("weights");
@@ -462,17 +411,7 @@ fn a_wrong_shaped_input_is_refused_before_using_material() {
         "names both shapes: {err}"
     );
     // The material was not consumed by a query that could not start.
-    let unused = std::fs::read_dir(dir.join("m/client"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".mat")
-        })
-        .count();
-    assert_eq!(unused, 1);
+    assert_eq!(unused(&dir.join("m/client")), 1);
 }
 
 #[test]
@@ -502,12 +441,7 @@ fn a_client_killed_mid_run_leaves_the_server_serving() {
     let plan = example("netD_chameleon.nn");
     let material = dir.join("m");
     deal(&plan, &material, 2, 1);
-    let (server, addr) = serve(
-        &plan,
-        &example("netD_chameleon.safetensors"),
-        &material,
-        &[],
-    );
+    let (server, addr) = serve(&material);
     // A connection that sends the start of a plaintext request, then
     // disappears (the TLS server refuses it; the fault tests in
     // `tests/faults.rs` kill real TLS peers mid-run).
@@ -532,12 +466,7 @@ fn a_server_killed_mid_run_is_a_clear_error_for_the_client() {
     let plan = example("netD_chameleon.nn");
     let material = dir.join("m");
     deal(&plan, &material, 2, 1);
-    let (server, addr) = serve(
-        &plan,
-        &example("netD_chameleon.safetensors"),
-        &material,
-        &[],
-    );
+    let (server, addr) = serve(&material);
     let mut server = Reaped::new(server);
     // A clean run through a relay counts the TLS records of each direction.
     let clean = Proxy::start(&addr, Framing::Tls, None);
@@ -560,19 +489,18 @@ fn a_server_killed_mid_run_is_a_clear_error_for_the_client() {
             by: Duration::from_secs(2),
         }),
     );
-    let client = chimera()
-        .arg("query")
-        .arg(&plan)
-        .arg("--input")
-        .arg(example("inputs/mnist_1.npy"))
-        .arg("--material")
-        .arg(&material)
-        .args(["--connect", &relay.addr, "--timeout", "10"])
-        .args(link_flags(&material, "client", "server"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let client = parties::query(
+        &plan,
+        &example("inputs/mnist_1.npy"),
+        &material,
+        &relay.addr,
+        10,
+        link_flags(&material, "client", "server"),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut client = Reaped::new(client);
     let start = Instant::now();
     while relay.units.lock().unwrap()[1] <= middle {
@@ -665,15 +593,9 @@ fn a_malformed_input_file_is_refused_before_using_material() {
     let err = stderr(&o);
     assert!(err.contains("x.npy"), "names the file: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    let unused = std::fs::read_dir(dir.join("m/client"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".mat")
-        })
-        .count();
-    assert_eq!(unused, 1, "the material was not consumed");
+    assert_eq!(
+        unused(&dir.join("m/client")),
+        1,
+        "the material was not consumed"
+    );
 }

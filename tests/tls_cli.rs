@@ -6,45 +6,27 @@
 
 mod common;
 
-use common::cli::{chimera, listening_addr, scratch, stderr, Scratch};
+use common::cli::{chimera, scratch, stderr, Scratch};
 use common::example;
-
-use chimera_runtime::identity::GeneratedIdentity;
+use common::parties::{self, mint_keys, tls_flags, unused};
 use common::reaped::Reaped;
 use std::ffi::OsString;
 
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 /// A scratch directory with material for `queries` netD queries and keys
 /// for `server`, `client` and `stranger`.
 fn setup(tag: &str, queries: usize) -> Scratch {
     let dir = scratch(&format!("tls-cli-{tag}"));
-    let o = chimera()
-        .arg("dealer")
-        .arg(example("netD_chameleon.nn"))
-        .args(["--queries", &queries.to_string(), "--quiet", "--out"])
-        .arg(dir.join("m"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    for name in ["server", "client", "stranger"] {
-        GeneratedIdentity::generate(name, 1)
-            .unwrap()
-            .write(&dir.join("keys"), name)
-            .unwrap();
-    }
+    parties::deal("netD_chameleon", queries, &dir.join("m"));
+    mint_keys(&dir.join("keys"), &["server", "client", "stranger"]);
     dir
 }
 
 fn tls(dir: &Path, me: &str, peer: &str) -> Vec<OsString> {
-    vec![
-        "--identity".into(),
-        dir.join("keys").join(format!("{me}.crt")).into(),
-        "--accept".into(),
-        dir.join("keys").join(format!("{peer}.crt")).into(),
-    ]
+    tls_flags(&dir.join("keys"), me, peer)
 }
 
 fn plaintext() -> Vec<OsString> {
@@ -52,48 +34,25 @@ fn plaintext() -> Vec<OsString> {
 }
 
 fn serve(dir: &Path, link: Vec<OsString>) -> (Reaped, String) {
-    let mut child = chimera()
-        .arg("serve")
-        .arg(example("netD_chameleon.nn"))
-        .arg("--weights")
-        .arg(example("netD_chameleon.safetensors"))
-        .arg("--material")
-        .arg(dir.join("m"))
-        .args(["--listen", "127.0.0.1:0", "--timeout", "5"])
-        .args(link)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = listening_addr(&mut child);
+    let (child, addr) = parties::serve("netD_chameleon", &dir.join("m"), 5, link);
     (Reaped::new(child), addr)
 }
 
 fn query(dir: &Path, addr: &str, link: Vec<OsString>) -> Output {
-    chimera()
-        .arg("query")
-        .arg(example("netD_chameleon.nn"))
-        .arg("--input")
-        .arg(example("inputs/mnist_0.npy"))
-        .arg("--material")
-        .arg(dir.join("m"))
-        .args(["--connect", addr, "--timeout", "5"])
-        .args(link)
-        .output()
-        .unwrap()
+    parties::query(
+        &example("netD_chameleon.nn"),
+        &example("inputs/mnist_0.npy"),
+        &dir.join("m"),
+        addr,
+        5,
+        link,
+    )
+    .output()
+    .unwrap()
 }
 
 fn fresh(dir: &Path, party: &str) -> usize {
-    std::fs::read_dir(dir.join("m").join(party))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".mat")
-        })
-        .count()
+    unused(&dir.join("m").join(party))
 }
 
 /// Stop the server and return its log.

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cli;
 pub mod mnist;
+pub mod parties;
 pub mod proxy;
 pub mod random;
 pub mod reaped;
