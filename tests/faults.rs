@@ -10,10 +10,11 @@
 
 mod common;
 
-use common::cli::{chimera, listening_addr, scratch, stderr, Scratch};
+use common::cli::{scratch, stderr, Scratch};
 
-use chimera_runtime::identity::{GeneratedIdentity, Identity, PinnedPeers};
+use chimera_runtime::identity::{Identity, PinnedPeers};
 use chimera_runtime::transport::{plan_max_frame, Channel, ChannelConfig, TlsChannel};
+use common::parties::{self, mint_keys, tls_flags};
 use common::proxy::{Dir, Fault, Framing, Proxy};
 use common::random::SplitMix64;
 use common::{compile_example, example};
@@ -60,12 +61,7 @@ impl Mode {
 fn link(dir: &Path, mode: Mode, me: &str, peer: &str) -> Vec<OsString> {
     match mode {
         Mode::Plain => vec!["--insecure-plaintext".into()],
-        Mode::Tls => vec![
-            "--identity".into(),
-            dir.join("keys").join(format!("{me}.crt")).into(),
-            "--accept".into(),
-            dir.join("keys").join(format!("{peer}.crt")).into(),
-        ],
+        Mode::Tls => tls_flags(&dir.join("keys"), me, peer),
     }
 }
 
@@ -78,20 +74,12 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, mode: Mode) -> Server {
-        let mut child = chimera()
-            .arg("serve")
-            .arg(example("netD_chameleon.nn"))
-            .arg("--weights")
-            .arg(example("netD_chameleon.safetensors"))
-            .arg("--material")
-            .arg(dir.join("m"))
-            .args(["--listen", "127.0.0.1:0", "--timeout", &TIMEOUT.to_string()])
-            .args(link(dir, mode, "server", "client"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let addr = listening_addr(&mut child);
+        let (mut child, addr) = parties::serve(
+            "netD_chameleon",
+            &dir.join("m"),
+            TIMEOUT,
+            link(dir, mode, "server", "client"),
+        );
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&log);
         let stderr = child.stderr.take().unwrap();
@@ -153,16 +141,14 @@ impl Drop for Server {
 }
 
 fn query_cmd(dir: &Path, mode: Mode, addr: &str, input: &str) -> Command {
-    let mut c = chimera();
-    c.arg("query")
-        .arg(example("netD_chameleon.nn"))
-        .arg("--input")
-        .arg(example(input))
-        .arg("--material")
-        .arg(dir.join("m"))
-        .args(["--connect", addr, "--timeout", &TIMEOUT.to_string()])
-        .args(link(dir, mode, "client", "server"));
-    c
+    parties::query(
+        &example("netD_chameleon.nn"),
+        &example(input),
+        &dir.join("m"),
+        addr,
+        TIMEOUT,
+        link(dir, mode, "client", "server"),
+    )
 }
 
 fn query(dir: &Path, mode: Mode, addr: &str, input: &str) -> (Output, Duration) {
@@ -181,20 +167,8 @@ fn assert_clear(who: &str, text: &str) {
 
 fn setup(tag: &str, queries: usize) -> Scratch {
     let dir = scratch(&format!("faults-{tag}"));
-    let o = chimera()
-        .arg("dealer")
-        .arg(example("netD_chameleon.nn"))
-        .args(["--queries", &queries.to_string(), "--quiet", "--out"])
-        .arg(dir.join("m"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    for name in ["server", "client"] {
-        GeneratedIdentity::generate(name, 1)
-            .unwrap()
-            .write(&dir.join("keys"), name)
-            .unwrap();
-    }
+    parties::deal("netD_chameleon", queries, &dir.join("m"));
+    mint_keys(&dir.join("keys"), &["server", "client"]);
     dir
 }
 

@@ -8,14 +8,15 @@
 
 mod common;
 
-use common::cli::{chimera, listening_addr, scratch, stderr, Scratch};
+use common::cli::{scratch, stderr, Scratch};
 use common::{compile_example, example};
 
-use chimera_runtime::identity::{GeneratedIdentity, Identity, PinnedPeers};
+use chimera_runtime::identity::{Identity, PinnedPeers};
 use chimera_runtime::oracle::{self, Mode, Tolerance};
 use chimera_runtime::tensor_io::{load_npy, save_npy, NpyDtype, Tensor};
 use chimera_runtime::transport::{ChannelConfig, TlsChannel};
 use chimera_runtime::weights;
+use common::parties::{self, mint_keys, tls_flags};
 use common::proxy::{Dir, Fault, Framing, Proxy};
 use common::reaped::Reaped;
 use std::ffi::OsString;
@@ -32,20 +33,8 @@ const LABELS: [usize; 16] = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6, 9, 0, 1, 5];
 fn setup(tag: &str, queries: usize) -> Scratch {
     let dir = scratch(&format!("load-{tag}"));
     std::fs::create_dir_all(dir.join("inputs")).unwrap();
-    let o = chimera()
-        .arg("dealer")
-        .arg(example("netA_secureml.nn"))
-        .args(["--queries", &queries.to_string(), "--quiet", "--out"])
-        .arg(dir.join("m"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    for name in ["server", "client"] {
-        GeneratedIdentity::generate(name, 1)
-            .unwrap()
-            .write(&dir.join("keys"), name)
-            .unwrap();
-    }
+    parties::deal("netA_secureml", queries, &dir.join("m"));
+    mint_keys(&dir.join("keys"), &["server", "client"]);
     let batch = load_npy(&example("inputs/mnist_batch16_flat.npy")).unwrap();
     assert_eq!(batch.shape, [16, 784]);
     for (i, row) in batch.data.chunks(784).enumerate() {
@@ -59,45 +48,26 @@ fn setup(tag: &str, queries: usize) -> Scratch {
 }
 
 fn tls(dir: &Path, me: &str, peer: &str) -> Vec<OsString> {
-    vec![
-        "--identity".into(),
-        dir.join("keys").join(format!("{me}.crt")).into(),
-        "--accept".into(),
-        dir.join("keys").join(format!("{peer}.crt")).into(),
-    ]
+    tls_flags(&dir.join("keys"), me, peer)
 }
 
 fn serve(dir: &Path, extra: &[&str]) -> (Reaped, String) {
-    let mut child = chimera()
-        .arg("serve")
-        .arg(example("netA_secureml.nn"))
-        .arg("--weights")
-        .arg(example("netA_secureml.safetensors"))
-        .arg("--material")
-        .arg(dir.join("m"))
-        .args(["--listen", "127.0.0.1:0", "--timeout", "60"])
-        .args(tls(dir, "server", "client"))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = listening_addr(&mut child);
+    let mut link = tls(dir, "server", "client");
+    link.extend(extra.iter().map(OsString::from));
+    let (child, addr) = parties::serve("netA_secureml", &dir.join("m"), 60, link);
     (Reaped::new(child), addr)
 }
 
 fn query_cmd(dir: &Path, addr: &str, i: usize, timeout: u64) -> Command {
-    let mut c = chimera();
-    c.arg("query")
-        .arg(example("netA_secureml.nn"))
-        .arg("--input")
-        .arg(dir.join(format!("inputs/{i}.npy")))
-        .arg("--material")
-        .arg(dir.join("m"))
-        .args(["--connect", addr, "--timeout", &timeout.to_string()])
-        .args(tls(dir, "client", "server"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut c = parties::query(
+        &example("netA_secureml.nn"),
+        &dir.join(format!("inputs/{i}.npy")),
+        &dir.join("m"),
+        addr,
+        timeout,
+        tls(dir, "client", "server"),
+    );
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
     c
 }
 

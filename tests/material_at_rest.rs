@@ -7,11 +7,12 @@
 
 mod common;
 
-use common::cli::{chimera, listening_addr, scratch, stderr};
+use common::cli::{scratch, stderr};
 use common::example;
+use common::parties;
 use common::reaped::Reaped;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// The bundle files of one party directory, sorted (query order).
@@ -25,16 +26,16 @@ fn bundles(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn query(material: &Path, addr: &str) -> Output {
-    chimera()
-        .arg("query")
-        .arg(example("netD_chameleon.nn"))
-        .arg("--input")
-        .arg(example("inputs/mnist_0.npy"))
-        .arg("--material")
-        .arg(material)
-        .args(["--connect", addr, "--timeout", "10", "--insecure-plaintext"])
-        .output()
-        .unwrap()
+    parties::query(
+        &example("netD_chameleon.nn"),
+        &example("inputs/mnist_0.npy"),
+        material,
+        addr,
+        10,
+        ["--insecure-plaintext"],
+    )
+    .output()
+    .unwrap()
 }
 
 /// The client's error for a damaged bundle: names the file, says why, and
@@ -58,14 +59,7 @@ fn assert_refused(o: &Output, file: &Path, what: &str) {
 fn damaged_material_is_refused_with_the_file_named_and_files_are_owner_only() {
     let dir = scratch("at-rest");
     let material = dir.join("m");
-    let o = chimera()
-        .arg("dealer")
-        .arg(example("netD_chameleon.nn"))
-        .args(["--queries", "2", "--quiet", "--out"])
-        .arg(&material)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    parties::deal("netD_chameleon", 2, &material);
 
     // Owner-only, exactly the two bundles per party, no temporaries.
     let server = bundles(&material.join("server"));
@@ -107,20 +101,7 @@ fn damaged_material_is_refused_with_the_file_named_and_files_are_owner_only() {
     let at = bytes.len() - 40;
     bytes[at] ^= 1;
     std::fs::write(&server[1], &bytes).unwrap();
-    let mut child = chimera()
-        .arg("serve")
-        .arg(example("netD_chameleon.nn"))
-        .arg("--weights")
-        .arg(example("netD_chameleon.safetensors"))
-        .arg("--material")
-        .arg(&material)
-        .args(["--listen", "127.0.0.1:0", "--timeout", "10"])
-        .arg("--insecure-plaintext")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = listening_addr(&mut child);
+    let (child, addr) = parties::serve("netD_chameleon", &material, 10, ["--insecure-plaintext"]);
     let serve = Reaped::new(child);
     let o = query(&material, &addr);
     assert!(o.status.success(), "{}", stderr(&o));

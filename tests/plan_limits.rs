@@ -12,12 +12,12 @@ mod common;
 use chimera_runtime::dealer::SessionId;
 use chimera_runtime::plan::{PlanError, SavedPlan};
 use chimera_runtime::transport::{Channel, ChannelConfig, TcpChannel, TransportError};
-use common::cli::{chimera, listening_addr, output_within, scratch, stderr};
+use common::cli::{chimera, output_within, scratch, stderr};
 use common::example;
+use common::parties;
 use common::reaped::Reaped;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 /// How long a refusal may take: loading and validating a plan is
@@ -175,14 +175,7 @@ fn oversized_plan_files_are_refused_by_every_party_promptly() {
 fn a_query_announcing_a_batch_beyond_the_limits_is_refused_before_a_bundle_is_used() {
     let dir = scratch("batch-limit");
     let material = dir.join("m");
-    let o = chimera()
-        .arg("dealer")
-        .arg(example("netD_chameleon.nn"))
-        .args(["--queries", "1", "--quiet", "--out"])
-        .arg(&material)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    parties::deal("netD_chameleon", 1, &material);
     let server_dir = material.join("server");
     let bundle = std::fs::read_dir(&server_dir)
         .unwrap()
@@ -201,20 +194,7 @@ fn a_query_announcing_a_batch_beyond_the_limits_is_refused_before_a_bundle_is_us
         *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
     }
 
-    let mut child = chimera()
-        .arg("serve")
-        .arg(example("netD_chameleon.nn"))
-        .arg("--weights")
-        .arg(example("netD_chameleon.safetensors"))
-        .arg("--material")
-        .arg(&material)
-        .args(["--listen", "127.0.0.1:0", "--timeout", "10"])
-        .arg("--insecure-plaintext")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = listening_addr(&mut child);
+    let (child, addr) = parties::serve("netD_chameleon", &material, 10, ["--insecure-plaintext"]);
     let serve = Reaped::new(child);
 
     let config = ChannelConfig {
@@ -242,20 +222,14 @@ fn a_query_announcing_a_batch_beyond_the_limits_is_refused_before_a_bundle_is_us
 
     // The same session, properly asked for: answered with that bundle.
     let o = output_within(
-        chimera()
-            .arg("query")
-            .arg(example("netD_chameleon.nn"))
-            .arg("--input")
-            .arg(example("inputs/mnist_0.npy"))
-            .arg("--material")
-            .arg(&material)
-            .args([
-                "--connect",
-                &addr,
-                "--timeout",
-                "10",
-                "--insecure-plaintext",
-            ]),
+        &mut parties::query(
+            &example("netD_chameleon.nn"),
+            &example("inputs/mnist_0.npy"),
+            &material,
+            &addr,
+            10,
+            ["--insecure-plaintext"],
+        ),
         PROMPT,
     );
     assert!(o.status.success(), "{}", stderr(&o));
