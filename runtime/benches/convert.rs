@@ -10,31 +10,18 @@ use chimera_runtime::dealer::{Demand, PartyMaterial, SessionId, TrustedDealer};
 use chimera_runtime::gmw;
 use chimera_runtime::plan::PlanHash;
 use chimera_runtime::prg::{Prg, Seed};
-use chimera_runtime::transport::{memory_pair, Channel, ChannelConfig, ChannelStats, TcpChannel};
+use chimera_runtime::transport::{Channel, ChannelStats};
 use chimera_runtime::yao::{YaoClient, YaoServer};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{channels, Ch};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-type Ch = Box<dyn Channel>;
 type PartyFn = dyn Fn(&mut Ch, &mut PartyMaterial) + Send + Sync;
-
-fn channels(tcp: bool) -> (Ch, Ch) {
-    if tcp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let client = thread::spawn(move || {
-            TcpChannel::connect(addr, ChannelConfig::default()).expect("connect")
-        });
-        let server = TcpChannel::accept(&listener, ChannelConfig::default()).expect("accept");
-        (Box::new(server), Box::new(client.join().expect("join")))
-    } else {
-        let (a, b) = memory_pair();
-        (Box::new(a), Box::new(b))
-    }
-}
 
 /// One run of both parties; returns the time from the start of both to the
 /// end of both, and the channel counters.

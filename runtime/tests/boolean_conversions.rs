@@ -9,27 +9,12 @@ use chimera_runtime::dealer::{Demand, PartyMaterial, SessionId, TrustedDealer};
 use chimera_runtime::gmw;
 use chimera_runtime::plan::{Party, PlanHash};
 use chimera_runtime::prg::{Prg, Seed};
-use chimera_runtime::transport::{memory_pair, Channel, ChannelConfig, ChannelStats, TcpChannel};
+use chimera_runtime::transport::{Channel, ChannelStats};
 use chimera_runtime::yao::{YaoClient, YaoServer};
-use std::net::TcpListener;
-use std::thread;
 
-type Ch = Box<dyn Channel>;
+mod common;
 
-fn channels(tcp: bool) -> (Ch, Ch) {
-    if tcp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let client = thread::spawn(move || {
-            TcpChannel::connect(addr, ChannelConfig::default()).expect("connect")
-        });
-        let server = TcpChannel::accept(&listener, ChannelConfig::default()).expect("accept");
-        (Box::new(server), Box::new(client.join().expect("join")))
-    } else {
-        let (a, b) = memory_pair();
-        (Box::new(a), Box::new(b))
-    }
-}
+use common::{additive, channels, run_pair, xor_shares, Ch};
 
 fn material(demand: &Demand, seed: u64) -> (PartyMaterial, PartyMaterial) {
     TrustedDealer::pair(
@@ -53,16 +38,7 @@ where
     R0: Send + 'static,
     R1: Send + 'static,
 {
-    let (mut c0, mut c1) = channels(tcp);
-    let (mut m0, mut m1) = material(demand, 42);
-    let t = thread::spawn(move || {
-        let r = client(&mut c1, &mut m1);
-        (r, c1.stats())
-    });
-    let r0 = server(&mut c0, &mut m0);
-    let s0 = c0.stats();
-    let (r1, s1) = t.join().expect("client thread");
-    (r0, r1, s0, s1)
+    run_pair(channels(tcp), material(demand, 42), server, client)
 }
 
 const EDGES: [u64; 9] = [
@@ -86,18 +62,6 @@ fn values(n: usize, seed: u64) -> Vec<u64> {
             _ => (p.next_u64() as i64 >> 40) as u64,
         })
         .collect()
-}
-
-fn additive(x: &[u64], seed: u64) -> (Vec<u64>, Vec<u64>) {
-    let s0 = Prg::new(&Seed::from_u64(seed)).u64s(x.len());
-    let s1 = x.iter().zip(&s0).map(|(x, a)| x.wrapping_sub(*a)).collect();
-    (s0, s1)
-}
-
-fn xor_shares(x: &[u64], seed: u64) -> (Vec<u64>, Vec<u64>) {
-    let s0 = Prg::new(&Seed::from_u64(seed)).u64s(x.len());
-    let s1 = x.iter().zip(&s0).map(|(x, a)| x ^ a).collect();
-    (s0, s1)
 }
 
 fn sra(x: u64, f: u32) -> u64 {

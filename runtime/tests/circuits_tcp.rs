@@ -13,29 +13,12 @@ use chimera_runtime::dealer::{Demand, PartyMaterial, SessionId, TrustedDealer};
 use chimera_runtime::gmw;
 use chimera_runtime::plan::{Party, PlanHash};
 use chimera_runtime::prg::{Prg, Seed};
-use chimera_runtime::transport::{
-    memory_pair, Channel, ChannelConfig, ChannelStats, Recording, TcpChannel,
-};
+use chimera_runtime::transport::{memory_pair, Channel, ChannelStats, Recording};
 use chimera_runtime::yao::{self, YaoClient, YaoServer};
-use std::net::TcpListener;
-use std::thread;
 
-type Ch = Box<dyn Channel>;
+mod common;
 
-fn channels(tcp: bool) -> (Ch, Ch) {
-    if tcp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let client = thread::spawn(move || {
-            TcpChannel::connect(addr, ChannelConfig::default()).expect("connect")
-        });
-        let server = TcpChannel::accept(&listener, ChannelConfig::default()).expect("accept");
-        (Box::new(server), Box::new(client.join().expect("join")))
-    } else {
-        let (a, b) = memory_pair();
-        (Box::new(a), Box::new(b))
-    }
-}
+use common::{additive, channels, run_pair, xor_shares};
 
 fn material(demand: &Demand, seed: u64) -> (PartyMaterial, PartyMaterial) {
     TrustedDealer::pair(
@@ -50,7 +33,7 @@ fn material(demand: &Demand, seed: u64) -> (PartyMaterial, PartyMaterial) {
 /// Run the server and the client on two threads over `(c0, c1)` with
 /// material dealt for `demand`; returns both results and both counters.
 fn run<R0, R1, C>(
-    (mut c0, mut c1): (C, C),
+    channels: (C, C),
     demand: &Demand,
     server: impl FnOnce(&mut C, &mut PartyMaterial) -> R0 + Send + 'static,
     client: impl FnOnce(&mut C, &mut PartyMaterial) -> R1 + Send + 'static,
@@ -60,15 +43,7 @@ where
     R1: Send + 'static,
     C: Channel + 'static,
 {
-    let (mut m0, mut m1) = material(demand, 42);
-    let t = thread::spawn(move || {
-        let r = client(&mut c1, &mut m1);
-        (r, c1.stats())
-    });
-    let r0 = server(&mut c0, &mut m0);
-    let s0 = c0.stats();
-    let (r1, s1) = t.join().expect("client thread");
-    (r0, r1, s0, s1)
+    run_pair(channels, material(demand, 42), server, client)
 }
 
 /// 0, ±1, ±2, the extremes of i64, the fixed-point headroom limits of
@@ -101,18 +76,6 @@ fn values(n: usize, seed: u64) -> Vec<u64> {
             _ => (p.next_u64() as i64 >> 44) as u64,
         })
         .collect()
-}
-
-fn xor_shares(x: &[u64], seed: u64) -> (Vec<u64>, Vec<u64>) {
-    let s0 = Prg::new(&Seed::from_u64(seed)).u64s(x.len());
-    let s1 = x.iter().zip(&s0).map(|(x, a)| x ^ a).collect();
-    (s0, s1)
-}
-
-fn additive(x: &[u64], seed: u64) -> (Vec<u64>, Vec<u64>) {
-    let s0 = Prg::new(&Seed::from_u64(seed)).u64s(x.len());
-    let s1 = x.iter().zip(&s0).map(|(x, a)| x.wrapping_sub(*a)).collect();
-    (s0, s1)
 }
 
 /// Every circuit the library offers, in both adder styles where it has them,
