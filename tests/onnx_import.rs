@@ -320,18 +320,23 @@ fn import_then_private_run_of_the_cnn_gives_pytorchs_predictions() {
     assert_eq!(import_and_run("mnist_cnn", 2), torch_labels("mnist_cnn", 2));
 }
 
+/// `chimera import MODEL`, which must refuse it with exit code 2: its stderr.
+fn import_refused(model: &Path) -> String {
+    let o = chimera()
+        .arg("import")
+        .arg(model)
+        .output()
+        .expect("chimera import");
+    assert_eq!(o.status.code(), Some(2));
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[test]
 fn import_of_an_unsupported_model_fails_with_the_node_named() {
     let out = scratch("bad");
     let model = out.join("bad.onnx");
     std::fs::write(&model, b"\x08\x07\x3a\x00").expect("write");
-    let o = chimera()
-        .arg("import")
-        .arg(&model)
-        .output()
-        .expect("chimera import");
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = import_refused(&model);
     assert!(
         err.contains("cannot import") && err.contains("opset"),
         "{err}"
@@ -358,13 +363,7 @@ fn import_lists_every_unsupported_node_at_once() {
     assert!(replaced >= 2, "the model names its ReLUs");
     let model = out.join("gelu.onnx");
     std::fs::write(&model, &patched).expect("write");
-    let o = chimera()
-        .arg("import")
-        .arg(&model)
-        .output()
-        .expect("chimera import");
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = import_refused(&model);
     assert!(
         err.contains("2 nodes use operators chimera cannot import"),
         "{err}"

@@ -26,6 +26,17 @@ fn conv() -> LinearShape {
     })
 }
 
+/// A 1×1 convolution of 2^32 channels over a 2^32×2^32 image, far beyond what a dealer deals: refused in a demand and in a material header.
+fn too_large_conv() -> LinearShape {
+    LinearShape::Conv2d(Conv2dShape {
+        input: [1, 1 << 32, 1 << 32],
+        out_channels: 1 << 32,
+        kernel: [1, 1],
+        stride: [1, 1],
+        padding: [0, 0],
+    })
+}
+
 fn full_demand() -> Demand {
     let mut d = Demand::new();
     d.beaver(300)
@@ -455,14 +466,7 @@ fn material_naming_an_impossible_layer_is_refused() {
         stride: [1, 1],
         padding: [usize::MAX / 2 + 1, 0],
     });
-    let too_large = LinearShape::Conv2d(Conv2dShape {
-        input: [1, 1 << 32, 1 << 32],
-        out_channels: 1 << 32,
-        kernel: [1, 1],
-        stride: [1, 1],
-        padding: [0, 0],
-    });
-    for shape in [overflowing, too_large] {
+    for shape in [overflowing, too_large_conv()] {
         for pool in [
             Pool::Matrix { layer: 0, shape },
             Pool::WeightMask { layer: 0, shape },
@@ -517,15 +521,8 @@ fn material_file_len_is_the_written_size() {
     let head_diff = client - server - 8 * d.explicit_words();
     assert!(head_diff <= 11, "{head_diff}");
 
-    let too_large = LinearShape::Conv2d(Conv2dShape {
-        input: [1, 1 << 32, 1 << 32],
-        out_channels: 1 << 32,
-        kernel: [1, 1],
-        stride: [1, 1],
-        padding: [0, 0],
-    });
     let mut bad = Demand::new();
-    bad.linear(0, too_large, 1);
+    bad.linear(0, too_large_conv(), 1);
     for party in [Party::Server, Party::Client] {
         let err = material_file_len(party, &bad).unwrap_err();
         let dealt = TrustedDealer::new(PLAN, SESSION, Some(Seed::from_u64(1)))
