@@ -13,7 +13,7 @@ use chimera_runtime::dealer::{Demand, PartyMaterial, SessionId, TrustedDealer};
 use chimera_runtime::gmw;
 use chimera_runtime::plan::{Party, PlanHash};
 use chimera_runtime::prg::{Prg, Seed};
-use chimera_runtime::transport::{memory_pair, Channel, ChannelStats, Recording};
+use chimera_runtime::transport::{memory_pair, Recording};
 use chimera_runtime::yao::{self, YaoClient, YaoServer};
 
 mod common;
@@ -28,22 +28,6 @@ fn material(demand: &Demand, seed: u64) -> (PartyMaterial, PartyMaterial) {
         demand,
     )
     .expect("deal")
-}
-
-/// Run the server and the client on two threads over `(c0, c1)` with
-/// material dealt for `demand`; returns both results and both counters.
-fn run<R0, R1, C>(
-    channels: (C, C),
-    demand: &Demand,
-    server: impl FnOnce(&mut C, &mut PartyMaterial) -> R0 + Send + 'static,
-    client: impl FnOnce(&mut C, &mut PartyMaterial) -> R1 + Send + 'static,
-) -> (R0, R1, ChannelStats, ChannelStats)
-where
-    R0: Send + 'static,
-    R1: Send + 'static,
-    C: Channel + 'static,
-{
-    run_pair(channels, material(demand, 42), server, client)
 }
 
 /// 0, ±1, ±2, the extremes of i64, the fixed-point headroom limits of
@@ -117,9 +101,9 @@ fn gmw_case(tcp: bool, c: &Circuit, seed: u64) {
     let mut d = Demand::new();
     d.and_triples(gmw::triple_words(&c.stats(), N) as u64);
     let (c0, c1) = (c.clone(), c.clone());
-    let (none, got, s0, s1) = run(
+    let (none, got, s0, s1) = run_pair(
         channels(tcp),
-        &d,
+        material(&d, 42),
         move |ch, m| {
             let y = gmw::run(ch, m, &c0, &x0).expect("server gmw");
             gmw::reveal(ch, Party::Server, &y).expect("server reveal")
@@ -157,9 +141,9 @@ fn yao_case(tcp: bool, c: &Circuit, seed: u64) {
     let mut d = Demand::new();
     d.random_ots(64 * words as u64);
     let (c0, c1) = (c.clone(), c.clone());
-    let (_, got, s0, s1) = run(
+    let (_, got, s0, s1) = run_pair(
         channels(tcp),
-        &d,
+        material(&d, 42),
         move |ch, m| {
             let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(seed + 2)));
             let y = convert::b2y_server(ch, m, &mut ys, &x0).expect("server b2y");
@@ -231,9 +215,9 @@ fn boolean_transcript_digest_is_stable() {
     .shared_bits(64 * n as u64)
     .random_ots(2 * 64 * n as u64);
     let (m0, m1) = memory_pair();
-    let (d0, d1, s0, s1) = run(
+    let (d0, d1, s0, s1) = run_pair(
         (Recording::new(m0), Recording::new(m1)),
-        &d,
+        material(&d, 42),
         move |ch, m| {
             let b = convert::a2b(ch, m, &a0, F).expect("a2b");
             let r = gmw::run(ch, m, &library::relu(), &b).expect("gmw relu");
