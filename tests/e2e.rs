@@ -77,6 +77,13 @@ fn query(plan: &Path, input: &Path, material: &Path, addr: &str) -> Output {
     )
 }
 
+/// `chimera query` expected to fail: its stderr, within [`LIMIT`].
+fn query_refused(plan: &Path, input: &Path, material: &Path, addr: &str) -> String {
+    let o = query(plan, input, material, addr);
+    assert!(!o.status.success());
+    stderr(&o)
+}
+
 /// `chimera serve` expected to refuse to start: its output, within [`LIMIT`].
 fn serve_refused(plan: &Path, weights: &Path, material: &Path, listen: &str) -> Output {
     let o = output_within(
@@ -179,13 +186,8 @@ fn separate_dealer_server_client_and_material_used_up() {
     assert!(s.status.success(), "{}", stderr(&s));
     assert!(stderr(&s).contains("served 2 queries"), "{}", stderr(&s));
     // The client has no material left either: a clear error, no connection attempt needed.
-    let o = query(&plan, &example("inputs/mnist_0.npy"), &material, &addr);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("no unused client material left"),
-        "{}",
-        stderr(&o)
-    );
+    let err = query_refused(&plan, &example("inputs/mnist_0.npy"), &material, &addr);
+    assert!(err.contains("no unused client material left"), "{err}");
 }
 
 #[test]
@@ -198,18 +200,13 @@ fn a_failed_query_does_not_bring_the_server_down() {
     deal(&plan, &other_material, 1, 1);
     let (server, addr) = serve(&server_material);
     // Material from another dealer run: refused on both sides, server keeps going.
-    let o = query(
+    let err = query_refused(
         &plan,
         &example("inputs/mnist_0.npy"),
         &other_material,
         &addr,
     );
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("no unused material for session"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(err.contains("no unused material for session"), "{err}");
     // A good query afterwards is answered.
     let o = query(
         &plan,
@@ -244,14 +241,13 @@ fn client_and_server_with_different_plans_get_a_clear_error() {
     let material = dir.join("m");
     deal(&plan_d, &material, 1, 1);
     // netA's plan with netD's material: refused before any connection.
-    let o = query(
+    let err = query_refused(
         &example("netA_secureml.nn"),
         &example("inputs/mnist_0_flat.npy"),
         &material,
         "127.0.0.1:9",
     );
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("dealt for plan"), "{}", stderr(&o));
+    assert!(err.contains("dealt for plan"), "{err}");
 
     // The same network compiled for the WAN is another plan (other
     // protocols), with the same weights.
@@ -262,14 +258,12 @@ fn client_and_server_with_different_plans_get_a_clear_error() {
     let (lan, wan) = (&lan[..12], &wan[..12]);
     // A client of the WAN plan with the LAN plan's material: refused before
     // connecting, naming both plans.
-    let o = query(
+    let err = query_refused(
         &wan_plan,
         &example("inputs/mnist_0.npy"),
         &material,
         "127.0.0.1:9",
     );
-    assert!(!o.status.success());
-    let err = stderr(&o);
     assert!(
         err.contains("dealt for plan") && err.contains(lan) && err.contains(wan),
         "{err}"
@@ -294,14 +288,12 @@ fn client_and_server_with_different_plans_get_a_clear_error() {
     let wan_material = dir.join("mw");
     deal(&wan_plan, &wan_material, 1, 1);
     let (server, addr) = serve(&material);
-    let o = query(
+    let err = query_refused(
         &wan_plan,
         &example("inputs/mnist_0.npy"),
         &wan_material,
         &addr,
     );
-    assert!(!o.status.success());
-    let err = stderr(&o);
     assert!(
         err.contains("no unused material for session")
             && err.contains(&format!("this server runs plan {lan}"))
@@ -336,17 +328,15 @@ fn the_other_partys_material_is_refused_on_either_side() {
         "{}",
         stderr(&o)
     );
-    let o = query(
+    let err = query_refused(
         &plan,
         &example("inputs/mnist_0.npy"),
         &material.join("server"),
         "127.0.0.1:9",
     );
-    assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("holds material for the server, not the client"),
-        "{}",
-        stderr(&o)
+        err.contains("holds material for the server, not the client"),
+        "{err}"
     );
     for party in ["server", "client"] {
         assert_eq!(
@@ -398,14 +388,12 @@ fn a_wrong_shaped_input_is_refused_before_using_material() {
     let dir = scratch("input");
     let plan = example("netD_chameleon.nn");
     deal(&plan, &dir.join("m"), 1, 1);
-    let o = query(
+    let err = query_refused(
         &plan,
         &example("inputs/mnist_0_flat.npy"),
         &dir.join("m"),
         "127.0.0.1:9",
     );
-    assert!(!o.status.success());
-    let err = stderr(&o);
     assert!(
         err.contains("784") && err.contains("28"),
         "names both shapes: {err}"
@@ -561,14 +549,12 @@ fn missing_material_is_a_clear_error_on_either_side() {
         "names the path: {err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-    let o = query(
+    let err = query_refused(
         &plan,
         &example("inputs/mnist_0.npy"),
         &nowhere,
         "127.0.0.1:9",
     );
-    assert!(!o.status.success());
-    let err = stderr(&o);
     assert!(
         err.contains(&nowhere.display().to_string()),
         "names the path: {err}"
@@ -588,9 +574,7 @@ fn a_malformed_input_file_is_refused_before_using_material() {
         b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': Fal",
     )
     .unwrap();
-    let o = query(&plan, &bad, &dir.join("m"), "127.0.0.1:9");
-    assert!(!o.status.success());
-    let err = stderr(&o);
+    let err = query_refused(&plan, &bad, &dir.join("m"), "127.0.0.1:9");
     assert!(err.contains("x.npy"), "names the file: {err}");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(
