@@ -14,7 +14,7 @@ use chimera_runtime::yao::{YaoClient, YaoServer};
 
 mod common;
 
-use common::{additive, channels, run_pair, xor_shares, Ch};
+use common::{additive, channels, run_pair, xor_shares};
 
 fn material(demand: &Demand, seed: u64) -> (PartyMaterial, PartyMaterial) {
     TrustedDealer::pair(
@@ -24,21 +24,6 @@ fn material(demand: &Demand, seed: u64) -> (PartyMaterial, PartyMaterial) {
         demand,
     )
     .expect("deal")
-}
-
-/// Run the server and the client on two threads; returns their results and
-/// channel counters.
-fn run<R0, R1>(
-    tcp: bool,
-    demand: &Demand,
-    server: impl FnOnce(&mut Ch, &mut PartyMaterial) -> R0 + Send + 'static,
-    client: impl FnOnce(&mut Ch, &mut PartyMaterial) -> R1 + Send + 'static,
-) -> (R0, R1, ChannelStats, ChannelStats)
-where
-    R0: Send + 'static,
-    R1: Send + 'static,
-{
-    run_pair(channels(tcp), material(demand, 42), server, client)
 }
 
 const EDGES: [u64; 9] = [
@@ -91,9 +76,9 @@ fn a2b_case(tcp: bool, n: usize, f: u32) {
     let and_words = library::add_shift(Style::Depth, f).and_count() * n.div_ceil(64) as u64;
     let mut d = Demand::new();
     d.and_triples(and_words);
-    let (b0, b1, s0, s1) = run(
-        tcp,
-        &d,
+    let (b0, b1, s0, s1) = run_pair(
+        channels(tcp),
+        material(&d, 42),
         move |ch, m| convert::a2b(ch, m, &x0, f).expect("server a2b"),
         move |ch, m| convert::a2b(ch, m, &x1, f).expect("client a2b"),
     );
@@ -121,9 +106,9 @@ fn b2a_case(tcp: bool) {
     let (x0, x1) = xor_shares(&x, 4);
     let mut d = Demand::new();
     d.shared_bits(64 * n as u64);
-    let (a0, a1, s0, s1) = run(
-        tcp,
-        &d,
+    let (a0, a1, s0, s1) = run_pair(
+        channels(tcp),
+        material(&d, 42),
         move |ch, m| convert::b2a(ch, m, &x0).expect("server b2a"),
         move |ch, m| convert::b2a(ch, m, &x1).expect("client b2a"),
     );
@@ -147,9 +132,9 @@ fn a2y_case(tcp: bool) {
         let (x0, x1) = additive(&x, 6);
         let mut d = Demand::new();
         d.random_ots(64 * n as u64);
-        let (_, got, s0, s1) = run(
-            tcp,
-            &d,
+        let (_, got, s0, s1) = run_pair(
+            channels(tcp),
+            material(&d, 42),
             move |ch, m| {
                 let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(10)));
                 let y = convert::a2y_server(ch, m, &mut ys, &x0, f).expect("a2y");
@@ -192,9 +177,9 @@ fn b2y_y2b_y2a_case(tcp: bool) {
     let (x0, x1) = xor_shares(&x, 8);
     let mut d = Demand::new();
     d.random_ots(64 * n as u64);
-    let (r0, r1, s0, s1) = run(
-        tcp,
-        &d,
+    let (r0, r1, s0, s1) = run_pair(
+        channels(tcp),
+        material(&d, 42),
         move |ch, m| {
             let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(11)));
             let y = convert::b2y_server(ch, m, &mut ys, &x0).expect("b2y");
@@ -249,9 +234,9 @@ fn relu_layer_in_b_and_in_y_over_tcp() {
     d.and_triples((library::add_shift(Style::Depth, f).and_count() + relu.and_count()) * words)
         .shared_bits(64 * n as u64);
     let (xs0, xs1) = (x0.clone(), x1.clone());
-    let (a0, a1, s0, s1) = run(
-        true,
-        &d,
+    let (a0, a1, s0, s1) = run_pair(
+        channels(true),
+        material(&d, 42),
         move |ch, m| {
             let b = convert::a2b(ch, m, &xs0, f).expect("a2b");
             let r = gmw::run(ch, m, &library::relu(), &b).expect("relu");
@@ -276,9 +261,9 @@ fn relu_layer_in_b_and_in_y_over_tcp() {
     // Y: A2Y (truncating) → relu → Y2A.
     let mut d = Demand::new();
     d.random_ots(64 * n as u64);
-    let (a0, a1, s0, s1) = run(
-        true,
-        &d,
+    let (a0, a1, s0, s1) = run_pair(
+        channels(true),
+        material(&d, 42),
         move |ch, m| {
             let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(14)));
             let y = convert::a2y_server(ch, m, &mut ys, &x0, f).expect("a2y");
@@ -323,9 +308,9 @@ fn exhausted_material_is_a_clear_error() {
     let x = values(n, 1);
     let (x0, x1) = additive(&x, 2);
     let d = Demand::new();
-    let (r0, r1, _, _) = run(
-        false,
-        &d,
+    let (r0, r1, _, _) = run_pair(
+        channels(false),
+        material(&d, 42),
         move |ch, m| convert::a2b(ch, m, &x0, 0).map_err(|e| e.to_string()),
         move |ch, m| convert::a2b(ch, m, &x1, 0).map_err(|e| e.to_string()),
     );
@@ -369,9 +354,9 @@ fn relu_layer_in_y_with_ahead_of_query_phase() {
     let ahead_frames = (cost(Conversion::A2Y, n, f).ahead_of_query_messages
         + chimera_runtime::yao::cost(&relu.stats(), n).ahead_of_query_messages
         + cost(Conversion::Y2A, n, 0).ahead_of_query_messages) as usize;
-    let (r0, r1, s0, s1) = run(
-        true,
-        &d,
+    let (r0, r1, s0, s1) = run_pair(
+        channels(true),
+        material(&d, 42),
         move |ch, m| {
             let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(5)));
             let prep = ys.prepare_a2y(m, n, f).expect("prepare a2y");
@@ -455,9 +440,9 @@ mod properties {
                 .shared_bits(64 * n as u64)
                 .random_ots(64 * n as u64);
             let (a0, a1) = (x0.clone(), x1.clone());
-            let (r0, r1, _, _) = run(
-                false,
-                &d,
+            let (r0, r1, _, _) = run_pair(
+                channels(false),
+                material(&d, 42),
                 move |ch, m| {
                     let b = convert::a2b(ch, m, &a0, f).expect("a2b");
                     let back = convert::b2a(ch, m, &b).expect("b2a");
@@ -486,9 +471,9 @@ mod properties {
             let (x0, x1) = xor_shares(&x, seed);
             let mut d = Demand::new();
             d.random_ots(64 * n as u64);
-            let (b0, b1, _, _) = run(
-                false,
-                &d,
+            let (b0, b1, _, _) = run_pair(
+                channels(false),
+                material(&d, 42),
                 move |ch, m| {
                     let mut ys = YaoServer::new(Prg::new(&Seed::from_u64(seed)));
                     convert::y2b(&convert::b2y_server(ch, m, &mut ys, &x0).expect("b2y"))
