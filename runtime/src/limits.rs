@@ -299,7 +299,7 @@ fn pool_reads(input: &ValueInfo, kernel: [usize; 2], stride: [usize; 2]) -> usiz
 /// The linear-layer shape a dense or conv2d step has on `input`, as the
 /// executor builds it (`None` for another operation, or a conv2d whose
 /// input is not an image, which the cost model refuses).
-fn linear_of(op: &Op, input: &ValueInfo) -> Option<LinearShape> {
+pub(crate) fn linear_of(op: &Op, input: &ValueInfo) -> Option<LinearShape> {
     match op {
         Op::Dense { out_features, .. } => Some(LinearShape::Dense {
             inputs: input.len(),

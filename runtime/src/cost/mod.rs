@@ -96,26 +96,15 @@ pub enum CostError {
 /// The linear-layer shape of a dense or conv2d step on `input`
 /// (`None` for other operations).
 pub fn linear_shape(op: &Op, input: &ValueInfo) -> Result<Option<LinearShape>, CostError> {
-    let shape = match op {
-        Op::Dense { out_features, .. } => LinearShape::Dense {
-            inputs: input.len(),
-            outputs: *out_features,
-        },
-        Op::Conv2d {
-            out_channels,
-            kernel,
-            stride,
-            padding,
-            ..
-        } => LinearShape::conv2d_on(&input.shape, *out_channels, *kernel, *stride, *padding)
-            .ok_or_else(|| {
-                CostError::Shape(format!(
-                    "conv2d on a tensor of shape {:?}, not [c, h, w]",
-                    input.shape
-                ))
-            })?,
-        _ => return Ok(None),
-    };
+    if !matches!(op, Op::Dense { .. } | Op::Conv2d { .. }) {
+        return Ok(None);
+    }
+    let shape = crate::limits::linear_of(op, input).ok_or_else(|| {
+        CostError::Shape(format!(
+            "conv2d on a tensor of shape {:?}, not [c, h, w]",
+            input.shape
+        ))
+    })?;
     shape
         .validate()
         .map_err(|e| CostError::Shape(e.to_string()))?;
