@@ -28,11 +28,28 @@ fn cfg() -> ChannelConfig {
     }
 }
 
-fn tempdir(tag: &str) -> PathBuf {
+/// A scratch directory that is removed when dropped, so test runs leave
+/// nothing behind in the system's temporary directory.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("chimera-tls-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 /// Generate, write and reload an identity through its files.
