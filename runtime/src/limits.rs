@@ -220,27 +220,12 @@ pub fn tensor(what: &str, shape: &[usize]) -> Result<usize, Exceeded> {
 /// order. An impossible convolution geometry is not this check's concern
 /// (the layer has no output and does no multiply-adds).
 pub fn linear(shape: &LinearShape) -> Result<(), Exceeded> {
-    let (output, weights) = match shape {
-        LinearShape::Dense { inputs, outputs } => (Some(vec![*outputs]), vec![*outputs, *inputs]),
-        LinearShape::Conv2d(c) => (
-            c.output().map(Vec::from),
-            vec![c.out_channels, c.input[0], c.kernel[0], c.kernel[1]],
-        ),
-    };
-    if let Some(out) = &output {
-        tensor("the output", out)?;
+    if let Some(out) = shape.output_shape() {
+        tensor("the output", &out)?;
     }
+    let weights = shape.weight_shape();
     Limit::Weights.check(format!("weights {}", show(&weights)), product(&weights))?;
-    let macs = match shape {
-        LinearShape::Dense { .. } => product(&weights),
-        LinearShape::Conv2d(c) => match c.output() {
-            Some(out) => {
-                product(&out).and_then(|n| product(&[n, c.input[0], c.kernel[0], c.kernel[1]]))
-            }
-            None => Some(0),
-        },
-    };
-    Limit::Macs.check("the layer on one row", macs)?;
+    Limit::Macs.check("the layer on one row", shape.checked_macs())?;
     Ok(())
 }
 
@@ -267,33 +252,34 @@ pub fn pool(
     if max {
         Limit::CircuitInputs.check(format!("a maxpool window of {kh}×{kw}"), window)?;
     }
-    let [c, h, w] = input;
-    let [sy, sx] = stride;
-    if kh == 0 || kw == 0 || sy == 0 || sx == 0 || kh > h || kw > w {
+    let Some((windows, reads)) = window_reads(input, kernel, stride) else {
         return Ok(());
-    }
-    let (ho, wo) = ((h - kh) / sy + 1, (w - kw) / sx + 1);
-    let reads = window.and_then(|k| product(&[c, ho, wo, k]));
+    };
     Limit::PoolReads
-        .check(
-            format!("{kh}×{kw} windows over {}", show(&[c, ho, wo])),
-            reads,
-        )
+        .check(format!("{kh}×{kw} windows over {}", show(&windows)), reads)
         .map(drop)
 }
 
-/// The window elements a pooling step on `input` reads per row (0 for an
-/// impossible geometry, `usize::MAX` on overflow).
-fn pool_reads(input: &ValueInfo, kernel: [usize; 2], stride: [usize; 2]) -> usize {
-    let [c, h, w] = input.shape[..] else {
-        return 0;
-    };
+/// The windows `[c, out_h, out_w]` a pooling step takes on one row of a
+/// `[c, h, w]` input, and the elements they read (`None` if that overflows
+/// `usize`); `None` when the window does not fit (it reads nothing: a shape
+/// error).
+fn window_reads(
+    input: [usize; 3],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+) -> Option<([usize; 3], Option<usize>)> {
+    let [c, h, w] = input;
     let [kh, kw] = kernel;
     let [sy, sx] = stride;
     if kh == 0 || kw == 0 || sy == 0 || sx == 0 || kh > h || kw > w {
-        return 0;
+        return None;
     }
-    product(&[c, (h - kh) / sy + 1, (w - kw) / sx + 1, kh, kw]).unwrap_or(usize::MAX)
+    let windows = [c, (h - kh) / sy + 1, (w - kw) / sx + 1];
+    Some((
+        windows,
+        product(&windows).and_then(|n| product(&[n, kh, kw])),
+    ))
 }
 
 /// The linear-layer shape a dense or conv2d step has on `input`, as the
@@ -387,7 +373,13 @@ pub fn row_words(plan: &Plan) -> usize {
     let pools = plan.steps.iter().filter_map(|s| match &s.op {
         Op::MaxPool { kernel, stride } | Op::SumPool { kernel, stride } => {
             let x = plan.values.get(s.inputs.first()?.index())?;
-            Some(pool_reads(x, *kernel, *stride))
+            let [c, h, w] = x.shape[..] else {
+                return Some(0);
+            };
+            Some(
+                window_reads([c, h, w], *kernel, *stride)
+                    .map_or(0, |(_, r)| r.unwrap_or(usize::MAX)),
+            )
         }
         _ => None,
     });

@@ -167,10 +167,7 @@ impl ValueInfo {
     /// overflows, which [`Plan::validate`] refuses with every value beyond
     /// [`limits::MAX_ELEMENTS`](crate::limits::MAX_ELEMENTS)).
     pub fn len(&self) -> usize {
-        self.shape
-            .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .unwrap_or(usize::MAX)
+        crate::limits::product(&self.shape).unwrap_or(usize::MAX)
     }
 
     /// True for a zero-element tensor.

@@ -182,12 +182,7 @@ fn check_size(op: &NodeOp, x: &[usize], out: &[usize]) -> Result<(), ShapeError>
                     format!("a layer does at most {max} ({}) multiply-adds per inference: use a smaller kernel or fewer channels, or pool its input first", pow(max)),
                 ),
                 _ => {
-                    let w = match shape {
-                        LinearShape::Dense { inputs, outputs } => vec![outputs, inputs],
-                        LinearShape::Conv2d(c) => {
-                            vec![c.out_channels, c.input[0], c.kernel[0], c.kernel[1]]
-                        }
-                    };
+                    let w = shape.weight_shape();
                     too_large(
                         format!("{name} needs weights {}, more than {max} of them", show(&w)),
                         format!("a layer has at most {max} ({}) weights: use fewer outputs, or reduce its input first", pow(max)),
@@ -354,16 +349,21 @@ mod tests {
     fn dense_on_an_image_names_both_shapes_and_suggests_flatten() {
         let op = NodeOp::Dense {
             out_features: 10,
-            params: chimera_runtime::plan::LinearParams {
-                layer: "fc".into(),
-                weight: "fc.weight".into(),
-                bias: None,
-                batchnorm: None,
-            },
+            params: params("fc"),
         };
         let e = infer(&op, &[&[5, 14, 14]]).unwrap_err();
         assert_eq!(e.message, "dense expects a 1-d input, got [5, 14, 14]");
         assert!(e.help.unwrap().contains("flatten"));
+    }
+
+    /// Parameters of a layer named `layer`, weights `{layer}.weight`, no bias.
+    fn params(layer: &str) -> chimera_runtime::plan::LinearParams {
+        chimera_runtime::plan::LinearParams {
+            layer: layer.into(),
+            weight: format!("{layer}.weight"),
+            bias: None,
+            batchnorm: None,
+        }
     }
 
     #[test]
@@ -373,24 +373,14 @@ mod tests {
             kernel: [1, 1],
             stride: [1, 1],
             padding: [0, 0],
-            params: chimera_runtime::plan::LinearParams {
-                layer: "c".into(),
-                weight: "c.weight".into(),
-                bias: None,
-                batchnorm: None,
-            },
+            params: params("c"),
         };
         let e = infer(&conv, &[&[1, 64, 64]]).unwrap_err();
         assert_eq!(e.code, "too-large");
         assert!(e.message.contains("[1048576, 64, 64]"), "{}", e.message);
         let dense = NodeOp::Dense {
             out_features: 1 << 20,
-            params: chimera_runtime::plan::LinearParams {
-                layer: "fc".into(),
-                weight: "fc.weight".into(),
-                bias: None,
-                batchnorm: None,
-            },
+            params: params("fc"),
         };
         assert_eq!(infer(&dense, &[&[1 << 8]]), Ok(vec![1 << 20]));
         let e = infer(&dense, &[&[1 << 9]]).unwrap_err();
@@ -434,12 +424,7 @@ mod tests {
             kernel: [k, k],
             stride: [1, 1],
             padding: [0, 0],
-            params: chimera_runtime::plan::LinearParams {
-                layer: "c".into(),
-                weight: "c.weight".into(),
-                bias: None,
-                batchnorm: None,
-            },
+            params: params("c"),
         };
         assert_eq!(
             infer(&conv(64), &[&[1, 1087, 1087]]),

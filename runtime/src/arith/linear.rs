@@ -10,6 +10,7 @@
 //! `[out_c, in_c, kh, kw]`, dense weights `[out, in]`, zero padding. Bias is
 //! not part of `L`; callers add it.
 
+use crate::limits::product;
 use serde::{Deserialize, Serialize};
 
 /// The geometry of a 2-d convolution.
@@ -51,13 +52,6 @@ impl Conv2dShape {
             (padded_w - kw) / sw + 1,
         ])
     }
-}
-
-/// The product of `factors`, or `None` if it overflows `usize`.
-fn checked_product(factors: &[usize]) -> Option<usize> {
-    factors
-        .iter()
-        .try_fold(1usize, |acc, &f| acc.checked_mul(f))
 }
 
 /// A linear layer's shape: what `L(W, x)` computes.
@@ -129,33 +123,43 @@ impl LinearShape {
         }))
     }
 
-    fn checked_weight_len(&self) -> Option<usize> {
+    /// The shape of `W`: `[outputs, inputs]`, or `[out_channels,
+    /// in_channels, kh, kw]` (PyTorch's layouts).
+    pub fn weight_shape(&self) -> Vec<usize> {
         match self {
-            LinearShape::Dense { inputs, outputs } => inputs.checked_mul(*outputs),
-            LinearShape::Conv2d(c) => {
-                checked_product(&[c.out_channels, c.input[0], c.kernel[0], c.kernel[1]])
-            }
+            LinearShape::Dense { inputs, outputs } => vec![*outputs, *inputs],
+            LinearShape::Conv2d(c) => vec![c.out_channels, c.input[0], c.kernel[0], c.kernel[1]],
         }
+    }
+
+    /// The shape of one output `y`, or `None` for an impossible geometry.
+    pub fn output_shape(&self) -> Option<Vec<usize>> {
+        match self {
+            LinearShape::Dense { outputs, .. } => Some(vec![*outputs]),
+            LinearShape::Conv2d(c) => c.output().map(Vec::from),
+        }
+    }
+
+    fn checked_weight_len(&self) -> Option<usize> {
+        product(&self.weight_shape())
     }
 
     fn checked_input_len(&self) -> Option<usize> {
         match self {
             LinearShape::Dense { inputs, .. } => Some(*inputs),
-            LinearShape::Conv2d(c) => checked_product(&c.input),
+            LinearShape::Conv2d(c) => product(&c.input),
         }
     }
 
     fn checked_output_len(&self) -> Option<usize> {
-        match self {
-            LinearShape::Dense { outputs, .. } => Some(*outputs),
-            LinearShape::Conv2d(c) => c.output().map_or(Some(0), |o| checked_product(&o)),
-        }
+        self.output_shape().map_or(Some(0), |o| product(&o))
     }
 
-    fn checked_macs(&self) -> Option<usize> {
+    /// Multiply-adds of one evaluation, `None` if that overflows `usize`.
+    pub fn checked_macs(&self) -> Option<usize> {
         match self {
             LinearShape::Dense { inputs, outputs } => inputs.checked_mul(*outputs),
-            LinearShape::Conv2d(c) => checked_product(&[
+            LinearShape::Conv2d(c) => product(&[
                 self.checked_output_len()?,
                 c.input[0],
                 c.kernel[0],
