@@ -65,13 +65,14 @@ fn file_len(head_len: usize, words: u64) -> Option<u64> {
 }
 
 /// The explicit words `party` receives for `n` items of `pool`: none for the
-/// server (its share is all seed), the corrections for the client; `None` on
-/// overflow.
-fn party_words(party: Party, pool: &Pool, n: u64) -> Option<u64> {
-    match party {
-        Party::Server => Some(0),
-        Party::Client => n.checked_mul(pool.explicit_words_per_item() as u64),
-    }
+/// server (its share is all seed), the corrections for the client
+/// ([`dealt_words`], which refuses what the dealer would not deal).
+fn party_words(party: Party, pool: Pool, n: u64) -> Result<u64, String> {
+    let client = dealt_words(pool, n)?;
+    Ok(match party {
+        Party::Server => 0,
+        Party::Client => client,
+    })
 }
 
 /// The exact size in bytes of `party`'s material file for one dealing of
@@ -85,9 +86,7 @@ pub fn material_file_len(party: Party, demand: &Demand) -> Result<u64, DealerErr
     let mut explicit_lens = Vec::new();
     let mut words: u64 = 0;
     for (pool, n) in demand.totals() {
-        dealt_words(pool, n)?;
-        let len = party_words(party, &pool, n)
-            .ok_or_else(|| DealerError::Invalid(format!("{n} {} overflows", pool.name())))?;
+        let len = party_words(party, pool, n).map_err(DealerError::Invalid)?;
         words = words
             .checked_add(len)
             .ok_or_else(|| DealerError::Invalid("the demand overflows".into()))?;
@@ -191,15 +190,9 @@ impl MaterialBundle {
         }
         let mut total: u64 = 0;
         for ((pool, n), len) in header.inventory.iter().zip(&header.explicit_lens) {
-            // A layer's sizes give the word counts below: check that they
-            // exist and fit before computing with them.
-            if let Pool::WeightMask { shape, .. } | Pool::Matrix { shape, .. } = pool {
-                shape
-                    .validate()
-                    .map_err(|e| corrupt(format!("{}: {e}", pool.name())))?;
-            }
-            let expected = party_words(header.party, pool, *n)
-                .ok_or_else(|| corrupt("inventory overflows"))?;
+            // A layer's sizes give the word counts: the dealer's own checks
+            // (a shape that exists, counts that fit) come first.
+            let expected = party_words(header.party, *pool, *n).map_err(corrupt)?;
             if *len != expected {
                 return Err(corrupt(format!(
                     "{}: {len} explicit words recorded, {expected} expected",

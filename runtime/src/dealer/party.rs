@@ -55,15 +55,17 @@ impl MaterialBundle {
 
 /// The client's explicit words for `n` items of `pool`, once the pool is
 /// checked dealable: a layer shape that exists, at most 2^40 words.
-pub(super) fn dealt_words(pool: Pool, n: u64) -> Result<u64, DealerError> {
+/// The reason is worded for the caller's error (an invalid demand to deal,
+/// a corrupt file to read).
+pub(super) fn dealt_words(pool: Pool, n: u64) -> Result<u64, String> {
     if let Pool::WeightMask { shape, .. } | Pool::Matrix { shape, .. } = pool {
         shape
             .validate()
-            .map_err(|e| DealerError::Invalid(format!("{}: {e}", pool.name())))?;
+            .map_err(|e| format!("{}: {e}", pool.name()))?;
     }
     n.checked_mul(pool.explicit_words_per_item() as u64)
         .filter(|w| *w <= (1 << 40))
-        .ok_or_else(|| DealerError::Invalid(format!("{n} {} is too much material", pool.name())))
+        .ok_or_else(|| format!("{n} {} is too much material", pool.name()))
 }
 
 /// The in-process dealer. Deterministic when given a seed (tests), seeded
@@ -112,7 +114,7 @@ impl TrustedDealer {
         let mut inventory = Vec::new();
         let mut explicit = Vec::new();
         for (pool, n) in demand.totals() {
-            let words = dealt_words(pool, n)?;
+            let words = dealt_words(pool, n).map_err(DealerError::Invalid)?;
             let mut words_out = Vec::with_capacity(words as usize);
             let chunk = match pool {
                 Pool::Matrix { .. } => 64,
