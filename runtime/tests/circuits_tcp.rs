@@ -8,7 +8,7 @@
 
 use chimera_runtime::circuit::{library, Circuit, Style};
 use chimera_runtime::convert::{self, Conversion};
-use chimera_runtime::cost::add_const;
+use chimera_runtime::cost::every_circuit;
 use chimera_runtime::dealer::{Demand, PartyMaterial, SessionId, TrustedDealer};
 use chimera_runtime::gmw;
 use chimera_runtime::plan::{Party, PlanHash};
@@ -60,35 +60,6 @@ fn values(n: usize, seed: u64) -> Vec<u64> {
             _ => (p.next_u64() as i64 >> 44) as u64,
         })
         .collect()
-}
-
-/// Every circuit the library offers, in both adder styles where it has them,
-/// and the executor's `add_const`.
-fn library_circuits() -> Vec<Circuit> {
-    let mut cs = vec![
-        library::relu(),
-        library::mux(),
-        library::shift(16),
-        library::shift(63),
-    ];
-    for s in [Style::Size, Style::Depth] {
-        cs.extend([
-            library::add(s),
-            library::sub(s),
-            library::sub_mask(s),
-            library::add_shift(s, 0),
-            library::add_shift(s, 16),
-            library::less_than(s),
-            library::max(s),
-            library::maxpool(s, 1),
-            library::maxpool(s, 4),
-            library::maxpool(s, 9),
-            library::argmax(s, 10),
-            library::clamp(s, -(1 << 16), 1 << 16),
-            add_const(s, (-(3i64 << 16)) as u64),
-        ]);
-    }
-    cs
 }
 
 /// Instances per circuit: more than 64, so bit-sliced words are ragged.
@@ -175,7 +146,7 @@ fn yao_case(tcp: bool, c: &Circuit, seed: u64) {
 
 #[test]
 fn every_library_circuit_in_gmw_in_memory_and_over_tcp() {
-    for (k, c) in library_circuits().iter().enumerate() {
+    for (k, c) in every_circuit().iter().enumerate() {
         for tcp in [false, true] {
             gmw_case(tcp, c, 100 + k as u64);
         }
@@ -184,7 +155,7 @@ fn every_library_circuit_in_gmw_in_memory_and_over_tcp() {
 
 #[test]
 fn every_library_circuit_in_yao_in_memory_and_over_tcp() {
-    for (k, c) in library_circuits().iter().enumerate() {
+    for (k, c) in every_circuit().iter().enumerate() {
         for tcp in [false, true] {
             yao_case(tcp, c, 200 + k as u64);
         }

@@ -26,6 +26,37 @@ pub fn add_const(style: Style, c: u64) -> Circuit {
     b.finish("add_const", &[s])
 }
 
+/// Every circuit a boolean step can run, in both adder styles where the
+/// library has them, with representative parameters (windows of 1, 4 and 9,
+/// an argmax over 10, shifts of 0, 16 and 63) and [`add_const`]: the set
+/// the protocol tests sweep, so a circuit added to the library is added here.
+pub fn every_circuit() -> Vec<Circuit> {
+    let mut cs = vec![
+        library::relu(),
+        library::mux(),
+        library::shift(16),
+        library::shift(63),
+    ];
+    for s in [Style::Size, Style::Depth] {
+        cs.extend([
+            library::add(s),
+            library::sub(s),
+            library::sub_mask(s),
+            library::add_shift(s, 0),
+            library::add_shift(s, 16),
+            library::less_than(s),
+            library::max(s),
+            library::maxpool(s, 1),
+            library::maxpool(s, 4),
+            library::maxpool(s, 9),
+            library::argmax(s, 10),
+            library::clamp(s, -(1 << 16), 1 << 16),
+            add_const(s, (-(3i64 << 16)) as u64),
+        ]);
+    }
+    cs
+}
+
 fn window(op_name: &'static str, kernel: [usize; 2]) -> Result<usize, CostError> {
     match kernel[0].checked_mul(kernel[1]) {
         Some(0) => Err(CostError::Shape(format!("{op_name} with an empty window"))),

@@ -48,7 +48,7 @@
 mod circuits;
 pub mod traffic;
 
-pub use circuits::{add_const, boolean_step, BooleanStep};
+pub use circuits::{add_const, boolean_step, every_circuit, BooleanStep};
 pub use traffic::{Pattern, Traffic};
 
 use crate::arith::cost as arith_cost;

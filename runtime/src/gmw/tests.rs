@@ -2,7 +2,7 @@
 //! the cost function.
 
 use super::*;
-use crate::circuit::{library as lib, Style};
+use crate::circuit::library as lib;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -50,28 +50,6 @@ pub(crate) fn run_both(c: &Circuit, x: &[u64], rng: &mut StdRng) -> (Vec<u64>, u
     )
 }
 
-fn circuits() -> Vec<Circuit> {
-    let mut cs = vec![lib::relu(), lib::mux(), lib::shift(16)];
-    for s in [Style::Size, Style::Depth] {
-        cs.extend([
-            lib::add(s),
-            lib::sub(s),
-            lib::add_shift(s, 16),
-            lib::less_than(s),
-            lib::max(s),
-            lib::maxpool(s, 4),
-            lib::argmax(s, 10),
-            lib::clamp(s, -65536, 65536),
-            lib::sub_mask(s),
-            lib::add_shift(s, 0),
-            lib::maxpool(s, 9),
-            crate::cost::add_const(s, (-(3i64 << 16)) as u64),
-        ]);
-    }
-    cs.push(lib::shift(63));
-    cs
-}
-
 const EDGES: [u64; 7] = [
     0,
     1,
@@ -85,7 +63,7 @@ const EDGES: [u64; 7] = [
 #[test]
 fn every_circuit_on_edges_with_rounds_and_bytes_as_costed() {
     let mut rng = StdRng::seed_from_u64(11);
-    for c in circuits() {
+    for c in crate::cost::every_circuit() {
         for n in [1usize, 63, 64, 65, 200] {
             let x: Vec<u64> = (0..n * c.in_words())
                 .map(|i| EDGES[(i * 3 + i / 5) % EDGES.len()])
@@ -138,7 +116,7 @@ proptest! {
     #[test]
     fn gmw_equals_plaintext(seed in any::<u64>(), n in 1usize..150) {
         let mut rng = StdRng::seed_from_u64(seed);
-        for c in circuits() {
+        for c in crate::cost::every_circuit() {
             let x: Vec<u64> = (0..n * c.in_words())
                 .map(|_| match rng.random_range(0..3) {
                     0 => rng.next_u64(),

@@ -90,23 +90,6 @@ fn circuits() -> Vec<Circuit> {
     cs
 }
 
-/// [`circuits`] (whose garbled tables the digest test pins) and the rest
-/// of the library: the renamed `sub_mask`, `add_shift` without a shift,
-/// `shift(63)`, a 9-window maxpool and the executor's `add_const`.
-fn every_circuit() -> Vec<Circuit> {
-    let mut cs = circuits();
-    cs.push(lib::shift(63));
-    for s in [Style::Size, Style::Depth] {
-        cs.extend([
-            lib::sub_mask(s),
-            lib::add_shift(s, 0),
-            lib::maxpool(s, 9),
-            crate::cost::add_const(s, (-(3i64 << 16)) as u64),
-        ]);
-    }
-    cs
-}
-
 const EDGES: [u64; 7] = [
     0,
     1,
@@ -119,7 +102,7 @@ const EDGES: [u64; 7] = [
 
 #[test]
 fn every_circuit_on_edge_values_all_input_splits() {
-    for c in every_circuit() {
+    for c in crate::cost::every_circuit() {
         let iw = c.in_words();
         let n = 40;
         let inputs: Vec<u64> = (0..n * iw)
@@ -196,7 +179,7 @@ proptest! {
     #[test]
     fn garbled_equals_plaintext(seed in any::<u64>(), n in 1usize..80, split_sel in 0usize..3) {
         let mut rng = StdRng::seed_from_u64(seed);
-        for c in every_circuit() {
+        for c in crate::cost::every_circuit() {
             let iw = c.in_words();
             let inputs: Vec<u64> = (0..n * iw)
                 .map(|_| match rng.random_range(0..3) {
