@@ -98,19 +98,25 @@ pub fn claim(path: &Path) -> anyhow::Result<Option<MaterialBundle>> {
     Ok(Some(bundle))
 }
 
+/// `bundle`, read from `path`, if it is `party`'s material; the other
+/// party's is refused, saying where the dealer puts each party's.
+fn own_party(path: &Path, bundle: MaterialBundle, party: Party) -> anyhow::Result<MaterialBundle> {
+    if bundle.party != party {
+        bail!(
+            "{} holds material for the {}, not the {party}; `chimera dealer --out DIR` writes DIR/{party} for the {party}",
+            path.display(),
+            bundle.party
+        );
+    }
+    Ok(bundle)
+}
+
 /// Claim the next unused bundle of `party` in `dir`.
 pub fn claim_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
     let dir = party_dir(dir, party);
     for path in unused(&dir)? {
         if let Some(bundle) = claim(&path)? {
-            if bundle.party != party {
-                bail!(
-                    "{} holds material for the {}, not the {party}",
-                    path.display(),
-                    bundle.party
-                );
-            }
-            return Ok(bundle);
+            return own_party(&path, bundle, party);
         }
     }
     let (_, used) = census(&dir);
@@ -130,14 +136,7 @@ pub fn peek_next(dir: &Path, party: Party) -> anyhow::Result<MaterialBundle> {
             Ok(bytes) => {
                 let bundle = MaterialBundle::from_bytes(&bytes)
                     .with_context(|| format!("material file {}", path.display()))?;
-                if bundle.party != party {
-                    bail!(
-                        "{} holds material for the {}, not the {party}; `chimera dealer --out DIR` writes DIR/{party} for the {party}",
-                        path.display(),
-                        bundle.party
-                    );
-                }
-                return Ok(bundle);
+                return own_party(&path, bundle, party);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
